@@ -1,0 +1,1 @@
+"""SupportFlow agent: state, nodes, guards, retrieval and the services they use."""

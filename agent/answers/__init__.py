@@ -1,0 +1,1 @@
+"""Answer writing without a model, and the checks reflection runs on drafts."""

@@ -1,0 +1,52 @@
+"""Tiny text utilities shared by answer writing and reflection: terms and sentences."""
+
+from __future__ import annotations
+
+import re
+
+STOPWORDS = frozenset(
+    "a an the and or but if of to in on at for from by with about as into is are was were be "
+    "been being do does did done have has had i me my mine you your yours we our us it its this "
+    "that these those there here what which who whom whose when where why how can could would "
+    "should will shall may might must not no yes so than then too very just also please hi hello "
+    "thanks thank want need get got make like know tell let any some all each much many more "
+    "most other own same only out up down over again once am".split()
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def stem(word: str) -> str:
+    """Crude suffix folding, enough to match refund/refunds/refunded."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Content terms of a text."""
+    return {stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and bullet lines, stripped of list markers; headings dropped."""
+    out = []
+    for raw in _SENTENCE.split(text):
+        line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", raw)
+        line = re.sub(r"\*\*|__|`", "", line).strip()
+        if len(line) >= 12 and not line.startswith("#") and re.search(r"[a-z]", line):
+            out.append(line)
+    return out
+
+
+def coverage(question: str, text: str) -> float:
+    """Share of the question's content terms found in ``text``."""
+    wanted = terms(question)
+    return len(wanted & terms(text)) / len(wanted) if wanted else 1.0
+
+
+def similar(a: str, b: str, threshold: float = 0.7) -> bool:
+    """Jaccard similarity of content terms, to drop near-duplicate sentences."""
+    ta, tb = terms(a), terms(b)
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= threshold

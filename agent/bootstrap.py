@@ -1,0 +1,69 @@
+"""Build the process's ``Services`` for the configured profile."""
+
+from __future__ import annotations
+
+import logging
+
+from agent.errors import KnowledgeBaseMissingError
+from agent.intents import IntentClassifier
+from agent.llm import model_factory
+from agent.retrieval.embedder import CachedEmbedder, Embedder, MiniLMEmbedder
+from agent.retrieval.ingest import IngestReport, Progress, demo_documents, ingest_documents
+from agent.retrieval.lance import LanceStore
+from agent.retrieval.store import VectorStore
+from agent.services import Services
+from agent.settings import Settings
+from tools.embedded import EmbeddedRetailBackend
+from tools.http import HttpRetailBackend
+
+logger = logging.getLogger(__name__)
+
+
+def retail_backend(settings: Settings) -> EmbeddedRetailBackend | HttpRetailBackend:
+    """The order/account backend the settings ask for."""
+    if settings.orders_backend == "http":
+        if not settings.orders_base_url:
+            raise ValueError("SUPPORTFLOW_ORDERS_BASE_URL is required with the http backend")
+        key = settings.orders_api_key.get_secret_value() if settings.orders_api_key else None
+        return HttpRetailBackend(
+            settings.orders_base_url,
+            api_key=key,
+            timeout_s=settings.backend_timeout_s,
+            retries=settings.backend_retries,
+        )
+    return EmbeddedRetailBackend(settings.retail_db_path)
+
+
+def ensure_knowledge_base(
+    settings: Settings, embedder: Embedder, store: VectorStore, progress: Progress | None = None
+) -> IngestReport | None:
+    """Ingest the packaged demo help centre when the tenant has no documents yet."""
+    if store.count(settings.tenant) > 0:
+        return None
+    if not settings.kb_auto_ingest:
+        raise KnowledgeBaseMissingError(
+            f"no knowledge base for tenant {settings.tenant!r} in {settings.kb_path}; "
+            "run `supportflow ingest PATH` or set SUPPORTFLOW_KB_AUTO_INGEST=true"
+        )
+    logger.info("ingesting demo knowledge base tenant=%s", settings.tenant)
+    return ingest_documents(
+        demo_documents(), tenant=settings.tenant, embedder=embedder, store=store, progress=progress
+    )
+
+
+def build_services(settings: Settings, progress: Progress | None = None) -> Services:
+    """Everything a run needs; ingestion of the demo KB happens here on first use."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedder = CachedEmbedder(MiniLMEmbedder())
+    store = LanceStore(settings.kb_path, embedder.dim)
+    ensure_knowledge_base(settings, embedder, store, progress)
+    backend = retail_backend(settings)
+    return Services(
+        settings=settings,
+        embedder=embedder,
+        store=store,
+        orders=backend,
+        accounts=backend,
+        models=model_factory(settings),
+        intents=IntentClassifier(embedder),
+    )

@@ -1,0 +1,21 @@
+"""Per-run context: who is asking, under which tenant, with which prompt and model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.services import Services
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Passed with every run (``context=``); the authenticated customer lives only here."""
+
+    services: Services
+    """Infrastructure for this run: embedder, store, backends, model factory, settings."""
+    tenant: str = "demo"
+    customer_id: str | None = None
+    """Authenticated customer; tools read this and never an id from the message or model."""
+    prompt_version: str = "v1"
+    model: str | None = None
+    """Model override for this run; ``None`` uses the configured default."""

@@ -1,0 +1,1 @@
+"""Input and output guards: normalisation, injection scoring, PII, release checks."""

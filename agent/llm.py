@@ -1,0 +1,118 @@
+"""OpenAI-compatible chat models behind a small factory, and the calls nodes make on them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, SecretStr
+
+from agent.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+class LLMCallError(Exception):
+    """A model call failed; ``code`` says how, for fallbacks and metrics (never text)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class ChatModelFactory(Protocol):
+    """Gives a chat model for a run, or ``None`` when no LLM is configured."""
+
+    def __call__(self, model: str | None = None) -> BaseChatModel | None:
+        """A model named ``model`` (or the default)."""
+        ...
+
+
+class NoModel:
+    """The embedded default: no model, so nodes take their deterministic paths."""
+
+    def __call__(self, model: str | None = None) -> BaseChatModel | None:
+        """Always ``None``."""
+        return None
+
+
+class OpenAICompatibleModels:
+    """``ChatOpenAI`` against any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._cache: dict[str, BaseChatModel] = {}
+
+    def __call__(self, model: str | None = None) -> BaseChatModel | None:
+        """Cached per model name, so connection pools are reused across runs."""
+        from langchain_openai import ChatOpenAI
+
+        name = model or self._settings.llm_model
+        if name not in self._cache:
+            key = self._settings.llm_api_key or SecretStr("not-needed")
+            self._cache[name] = ChatOpenAI(
+                model=name,
+                base_url=self._settings.llm_base_url,
+                api_key=key,
+                timeout=self._settings.llm_timeout_s,
+                max_retries=self._settings.llm_max_retries,
+                temperature=0,
+                streaming=True,
+            )
+        return self._cache[name]
+
+
+def model_factory(settings: Settings) -> ChatModelFactory:
+    """The factory for the configured profile."""
+    return OpenAICompatibleModels(settings) if settings.llm_enabled else NoModel()
+
+
+def _error_code(exc: Exception) -> str:
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "llm_timeout"
+    if "Connection" in name:
+        return "llm_unreachable"
+    if "Validation" in name or "Parser" in name or "JSON" in name or "Decode" in name:
+        return "llm_malformed"
+    if "Status" in name or "Server" in name or "API" in name:
+        return "llm_http_error"
+    return "llm_error"
+
+
+async def structured(
+    model: BaseChatModel, schema: type[SchemaT], messages: Sequence[BaseMessage]
+) -> SchemaT:
+    """Constrained JSON output (``json_schema``): small local models handle it reliably."""
+    try:
+        runnable = model.with_structured_output(schema, method="json_schema")
+        result = await runnable.ainvoke(list(messages))
+    except Exception as exc:  # any failure becomes a fallback, never a crash
+        code = _error_code(exc)
+        logger.warning("structured LLM call failed code=%s error=%s", code, type(exc).__name__)
+        raise LLMCallError(code) from exc
+    if not isinstance(result, schema):
+        raise LLMCallError("llm_malformed")
+    return result
+
+
+async def stream_text(model: BaseChatModel, messages: Sequence[BaseMessage]) -> str:
+    """Stream a completion (tokens surface through LangGraph's ``messages`` stream mode)."""
+    parts: list[str] = []
+    try:
+        async for chunk in model.astream(list(messages)):
+            if isinstance(chunk.content, str):
+                parts.append(chunk.content)
+    except Exception as exc:  # any failure becomes a fallback, never a crash
+        code = _error_code(exc)
+        logger.warning("streaming LLM call failed code=%s error=%s", code, type(exc).__name__)
+        raise LLMCallError(code) from exc
+    text = "".join(parts).strip()
+    if not text:
+        raise LLMCallError("llm_empty")
+    return text

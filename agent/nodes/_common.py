@@ -1,0 +1,23 @@
+"""Helpers every node uses: the latest customer text and the run's services."""
+
+from __future__ import annotations
+
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+
+from agent.context import RunContext
+from agent.services import Services
+from agent.state import SupportState
+
+
+def latest_customer_text(state: SupportState) -> str:
+    """Content of the newest human message (the turn being answered)."""
+    for message in reversed(state["messages"]):
+        if isinstance(message, HumanMessage):
+            return message.text if hasattr(message, "text") else str(message.content)
+    return ""
+
+
+def services(runtime: Runtime[RunContext]) -> Services:
+    """The run's infrastructure."""
+    return runtime.context.services

@@ -1,0 +1,56 @@
+"""Hand the conversation to a human and pause until one answers (or hands it back)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command, interrupt
+
+from agent.context import RunContext
+from agent.guards.pii import mask_pii
+from agent.state import SupportState
+
+HANDOFF_MESSAGE = (
+    "I'm passing your conversation to a member of our support team, who will reply here. "
+    "You don't need to repeat anything."
+)
+_URGENT = ("output_guard:", "tool_unavailable")
+
+
+def handoff_payload(state: SupportState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """What the human queue needs: reason, masked summary, priority; no raw personal data."""
+    reason = state.get("handoff_reason") or "needs_human"
+    return {
+        "type": "handoff",
+        "reason": reason,
+        "priority": "high" if reason.startswith(_URGENT) else "normal",
+        "route": state.get("route"),
+        "summary": mask_pii(state.get("question", ""))[:280],
+        "customer_id": runtime.context.customer_id,
+        "customer_message": HANDOFF_MESSAGE,
+    }
+
+
+def human_answer(resume: Any) -> str:
+    """Accept ``"text"`` or ``{"answer": "text"}`` from the human side."""
+    if isinstance(resume, dict):
+        return str(resume.get("answer", "")).strip()
+    return str(resume).strip()
+
+
+async def escalate(
+    state: SupportState, runtime: Runtime[RunContext]
+) -> Command[Literal["respond"]]:
+    """``interrupt()`` pauses here; ``Command(resume=...)`` brings the human's reply back."""
+    payload = handoff_payload(state, runtime)
+    resume = interrupt(payload)
+    return Command(
+        goto="respond",
+        update={
+            "answer": human_answer(resume) or HANDOFF_MESSAGE,
+            "escalated": True,
+            "handoff_reason": payload["reason"],
+            "citations": [],
+        },
+    )

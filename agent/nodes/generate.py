@@ -1,0 +1,97 @@
+"""Write the draft answer: from the model when one is configured, else deterministically."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+import prompts
+from agent.answers.extractive import Draft, extractive_answer
+from agent.answers.templates import OUT_OF_SCOPE, tool_answer
+from agent.context import RunContext
+from agent.llm import LLMCallError, stream_text
+from agent.nodes._common import services
+from agent.state import Citation, SupportState
+
+NO_ANSWER = "I couldn't find this in our help centre."
+HISTORY_TURNS = 6
+_CITE = re.compile(r"\s*\[([a-z0-9-]+:[0-9a-f]{16}|tool:[A-Za-z_:#0-9]+)\]")
+
+
+def deterministic_draft(state: SupportState) -> Draft:
+    """Templated tool answers, extractive knowledge answers, or the scope message."""
+    route = state["route"]
+    if route in ("order_status", "account"):
+        return tool_answer(state.get("tool_results", []), state["question"])
+    if route == "knowledge":
+        passages = state.get("passages", [])
+        return extractive_answer(state["question"], passages) if passages else Draft(NO_ANSWER, [])
+    return Draft(OUT_OF_SCOPE, [])
+
+
+def sources_block(state: SupportState) -> str:
+    blocks = [
+        prompts.fence("passage", p["text"], id=p["id"], title=p["title"])
+        for p in state.get("passages", [])
+    ]
+    blocks += [
+        prompts.fence("tool_result", json.dumps(r["data"]), name=r["name"], status=r["status"])
+        for r in state.get("tool_results", [])
+    ]
+    return "\n".join(blocks) or "(no sources)"
+
+
+def llm_messages(state: SupportState, runtime: Runtime[RunContext]) -> list[BaseMessage]:
+    """System prompt with canary, recent history, then sources and the fenced question."""
+    version = runtime.context.prompt_version
+    canary = services(runtime).settings.canary_token.get_secret_value()
+    critique = state.get("critique", "")
+    history = [m for m in state["messages"][:-1] if isinstance(m, HumanMessage | AIMessage)]
+    return [
+        SystemMessage(prompts.render(version, "system", canary=canary)),
+        *history[-HISTORY_TURNS:],
+        HumanMessage(
+            prompts.render(
+                version,
+                "generate",
+                critique=f"A reviewer rejected the previous draft: {critique}" if critique else "",
+                sources=sources_block(state),
+                question=prompts.fence("customer_message", state["question"]),
+            )
+        ),
+    ]
+
+
+def cited(text: str, state: SupportState) -> Draft:
+    """Turn ``[id]`` markers into citations of sources that really exist, and drop them."""
+    known: dict[str, Citation] = {p["id"]: {"id": p["id"], "title": p["title"]} for p in state.get("passages", [])}
+    ids = [m for m in _CITE.findall(text) if m in known]
+    citations = [known[i] for i in dict.fromkeys(ids)]
+    if not citations and state.get("passages"):
+        top = state["passages"][0]
+        citations = [{"id": top["id"], "title": top["title"]}]
+    return Draft(_CITE.sub("", text).strip(), citations)
+
+
+async def generate(state: SupportState, runtime: Runtime[RunContext]) -> SupportState:
+    """Answerable routes go to the model when present; any model failure falls back."""
+    attempts = state.get("attempts", 0) + 1
+    fallbacks = list(state.get("llm_fallbacks", []))
+    draft = deterministic_draft(state)
+    model = services(runtime).models(runtime.context.model)
+    has_sources = bool(state.get("passages") or state.get("tool_results"))
+    if model is not None and has_sources:
+        try:
+            text = await stream_text(model, llm_messages(state, runtime))
+            draft = cited(text, state) if state.get("passages") else Draft(text, draft.citations)
+        except LLMCallError as exc:
+            fallbacks.append(f"generate:{exc.code}")
+    return {
+        "draft": draft.text,
+        "citations": draft.citations,
+        "attempts": attempts,
+        "llm_fallbacks": fallbacks,
+    }

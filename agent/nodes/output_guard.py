@@ -1,0 +1,46 @@
+"""Validate the draft before release and stream it to the customer in checked chunks."""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agent.context import RunContext
+from agent.guards.output import check_chunk, split_chunks
+from agent.guards.pii import find_pii
+from agent.intents import order_ids_in
+from agent.nodes._common import services
+from agent.state import SupportState
+
+
+def allowed_values(state: SupportState, customer_id: str | None) -> set[str]:
+    """Personal data the customer may see: their own, as returned by tools or typed by them."""
+    allowed = set(order_ids_in(state["question"]))
+    if customer_id:
+        allowed.add(customer_id)
+    for result in state.get("tool_results", []):
+        allowed |= {p.value for p in find_pii(json.dumps(result["data"]))}
+    return allowed
+
+
+async def output_guard(
+    state: SupportState, runtime: Runtime[RunContext]
+) -> Command[Literal["respond", "escalate"]]:
+    """Release chunk by chunk; the first failing chunk stops the stream and escalates."""
+    canary = services(runtime).settings.canary_token.get_secret_value()
+    allowed = allowed_values(state, runtime.context.customer_id)
+    released: list[str] = []
+    for chunk in split_chunks(state["draft"]):
+        verdict = check_chunk(chunk, allowed_values=allowed, canary=canary)
+        if verdict["verdict"] == "block":
+            reason = f"output_guard:{verdict['reasons'][0]}"
+            return Command(
+                goto="escalate",
+                update={"handoff_reason": reason, "answer": "".join(released).strip()},
+            )
+        runtime.stream_writer({"event": "token", "text": chunk})
+        released.append(chunk)
+    return Command(goto="respond", update={"answer": "".join(released).strip()})

@@ -1,0 +1,76 @@
+"""Choose where the turn goes: retrieval, tools, a human, or a polite scope reply."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Literal
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+from pydantic import BaseModel, Field
+
+import prompts
+from agent.context import RunContext
+from agent.intents import RouteSignal, explicit_signal
+from agent.llm import LLMCallError, structured
+from agent.nodes._common import services
+from agent.state import Route, SupportState
+
+logger = logging.getLogger(__name__)
+
+Next = Literal["retrieve", "call_tools", "escalate", "generate"]
+_NEXT: dict[Route, Next] = {
+    "knowledge": "retrieve",
+    "order_status": "call_tools",
+    "account": "call_tools",
+    "human": "escalate",
+    "out_of_scope": "generate",
+    "blocked": "generate",
+}
+
+
+class RouteDecision(BaseModel):
+    """The model's routing answer (structured output)."""
+
+    route: Literal["order_status", "account", "knowledge", "human", "out_of_scope"]
+    confidence: float = Field(ge=0, le=1)
+
+
+async def _llm_route(state: SupportState, runtime: Runtime[RunContext]) -> RouteSignal | None:
+    model = services(runtime).models(runtime.context.model)
+    if model is None:
+        return None
+    prompt = prompts.render(
+        runtime.context.prompt_version,
+        "route",
+        message=prompts.fence("customer_message", state["question"]),
+    )
+    decision = await structured(model, RouteDecision, [SystemMessage(prompt), HumanMessage("Route it.")])
+    return RouteSignal(decision.route, (), decision.confidence, "llm")
+
+
+async def route(
+    state: SupportState, runtime: Runtime[RunContext]
+) -> Command[Next]:
+    """Explicit signals win; otherwise the model (if any), then exemplar similarity."""
+    signal = explicit_signal(state["question"])
+    fallbacks = list(state.get("llm_fallbacks", []))
+    if signal is None:
+        try:
+            signal = await _llm_route(state, runtime)
+        except LLMCallError as exc:
+            fallbacks.append(f"route:{exc.code}")
+    if signal is None:
+        intents = services(runtime).intents
+        signal = await asyncio.to_thread(intents.classify, state["question"])
+    logger.info("routed route=%s reason=%s", signal.route, signal.reason)
+    update: SupportState = {
+        "route": signal.route,
+        "order_ids": list(signal.order_ids),
+        "llm_fallbacks": fallbacks,
+    }
+    if signal.route == "human":
+        update["handoff_reason"] = "customer_requested_human"
+    return Command(goto=_NEXT[signal.route], update=update)

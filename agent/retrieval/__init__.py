@@ -1,0 +1,1 @@
+"""Knowledge-base retrieval: embedder, vector store, loaders, chunking, ingestion."""

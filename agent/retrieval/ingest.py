@@ -1,0 +1,71 @@
+"""Idempotent ingestion: chunk, embed only what is new, drop what disappeared."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.retrieval.chunking import chunk_document
+from agent.retrieval.embedder import Embedder
+from agent.retrieval.loaders import Document, iter_files, load_file
+from agent.retrieval.store import Chunk, VectorStore
+
+DEMO_KB = Path(__file__).parent / "kb"
+
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """Counts for the CLI and tests: a second identical run adds and removes nothing."""
+
+    documents: int = 0
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+
+
+def load_paths(paths: Iterable[Path]) -> list[Document]:
+    """Every supported document under the given files and folders."""
+    return [doc for path in iter_files(paths) for doc in load_file(path)]
+
+
+def demo_documents() -> list[Document]:
+    """The packaged help centre (customer-facing) and agent guidelines (agents only)."""
+    help_docs = [d for p in iter_files([DEMO_KB / "help"]) for d in load_file(p, "customer")]
+    guides = [d for p in iter_files([DEMO_KB / "guidelines"]) for d in load_file(p, "agent")]
+    return [d for d in [*help_docs, *guides] if d.doc_id != "readme"]
+
+
+def ingest_documents(
+    docs: Sequence[Document],
+    *,
+    tenant: str,
+    embedder: Embedder,
+    store: VectorStore,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the store in line with ``docs`` for one tenant."""
+    report = IngestReport(documents=len(docs))
+    for doc in docs:
+        chunks = _unique(chunk_document(doc, tenant))
+        existing = store.existing_ids(tenant, doc.doc_id)
+        new = [c for c in chunks if c.id not in existing]
+        if new:
+            store.add_chunks(new, embedder.embed([f"{c.title}\n{c.text}" for c in new]))
+        report.added += len(new)
+        report.unchanged += len(chunks) - len(new)
+        report.removed += store.prune_document(tenant, doc.doc_id, {c.id for c in chunks})
+        if progress:
+            progress(1)
+    if report.added or report.removed:
+        store.finalize()
+    return report
+
+
+def _unique(chunks: list[Chunk]) -> list[Chunk]:
+    seen: dict[str, Chunk] = {}
+    for chunk in chunks:
+        seen.setdefault(chunk.id, chunk)
+    return list(seen.values())

@@ -1,0 +1,83 @@
+"""Process-wide settings, read once from the environment (prefix ``SUPPORTFLOW_``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+def default_data_dir() -> Path:
+    """Follow the XDG convention so data lands where users expect it."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "supportflow"
+
+
+class Settings(BaseSettings):
+    """Everything the process needs to pick its profile; nodes receive it, never the env."""
+
+    model_config = SettingsConfigDict(env_prefix="SUPPORTFLOW_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Checkpoints, the knowledge base and the embedded business data live here."""
+    tenant: str = Field(default="demo", pattern=TENANT_PATTERN)
+    """Default tenant for the CLI; every store query is filtered on it."""
+
+    llm_base_url: str | None = None
+    """OpenAI-compatible endpoint; unset means the deterministic no-LLM mode."""
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=1, ge=0, le=5)
+
+    max_input_chars: int = Field(default=4000, ge=1)
+    """Longer messages are refused before any processing."""
+    retrieval_k: int = Field(default=4, ge=1, le=50)
+    min_retrieval_similarity: float = Field(default=0.3, ge=0, le=1)
+    """Cosine similarity of the best passage below which an answer counts as unsupported."""
+    reflection_max_retries: int = Field(default=1, ge=0, le=3)
+    prompt_version: str = "v1"
+    kb_auto_ingest: bool = True
+    """Ingest the packaged demo help centre on first use when the store is empty."""
+
+    orders_backend: Literal["embedded", "http"] = "embedded"
+    orders_base_url: str | None = None
+    orders_api_key: SecretStr | None = None
+    backend_timeout_s: float = Field(default=5.0, gt=0)
+    backend_retries: int = Field(default=2, ge=0, le=5)
+
+    canary_token: SecretStr = Field(
+        default_factory=lambda: SecretStr(f"sf-canary-{secrets.token_hex(8)}")
+    )
+    """Planted in the system prompt; seeing it in output means the prompt leaked."""
+
+    @field_validator("llm_base_url", "orders_base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether an OpenAI-compatible endpoint is configured."""
+        return self.llm_base_url is not None
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """SQLite file holding the graph checkpoints (conversation traces)."""
+        return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def kb_path(self) -> Path:
+        """LanceDB directory of the knowledge base."""
+        return self.data_dir / "kb.lance"
+
+    @property
+    def retail_db_path(self) -> Path:
+        """SQLite file of the embedded order and account backend."""
+        return self.data_dir / "retail.sqlite"

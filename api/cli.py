@@ -1,0 +1,181 @@
+"""The ``supportflow`` command line: ask, chat and ingest on the configured profile."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import httpx
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from agent.assistant import AskResult, open_assistant
+from agent.errors import LLMUnavailableError, SupportFlowError
+from agent.settings import Settings
+
+app = typer.Typer(help="SupportFlow: an agentic customer-support assistant.", no_args_is_help=True)
+err = Console(stderr=True)
+T = TypeVar("T")
+
+CustomerOpt = Annotated[
+    str | None, typer.Option("--customer", help="Authenticated customer id (e.g. noah_brown_6181).")
+]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]).upper()
+        raise SupportFlowError(f"invalid setting SUPPORTFLOW_{field}: {first['msg']}") from exc
+
+
+def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; typed errors become one line on stderr and their exit code."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    try:
+        return asyncio.run(factory())
+    except SupportFlowError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, markup=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+def _check_llm(settings: Settings) -> None:
+    """Fail fast on an unreachable endpoint rather than silently answering without it."""
+    if not settings.llm_base_url:
+        return
+    try:
+        httpx.get(f"{settings.llm_base_url.rstrip('/')}/models", timeout=3.0)
+    except httpx.HTTPError as exc:
+        raise LLMUnavailableError(
+            f"the LLM endpoint {settings.llm_base_url} is unreachable ({type(exc).__name__}); "
+            "start it or unset SUPPORTFLOW_LLM_BASE_URL to answer without a model"
+        ) from exc
+
+
+def _services(settings: Settings) -> Any:
+    from agent.bootstrap import build_services
+
+    with Progress(
+        TextColumn("[dim]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        console=err, transient=True,
+    ) as bar:
+        task = bar.add_task("Preparing the knowledge base", total=None)
+        return build_services(settings, progress=lambda n: bar.advance(task, n))
+
+
+def _print_result(result: AskResult, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result.model_dump(), ensure_ascii=False))
+        return
+    typer.echo(result.answer)
+    for citation in result.citations:
+        err.print(f"[dim]source: {citation['title']} ({citation['id']})[/dim]", highlight=False)
+    if result.escalated:
+        err.print("[yellow]handed off to a human[/yellow]")
+    err.print(f"[dim]thread: {result.thread_id}[/dim]")
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help="The customer's message.")],
+    customer: CustomerOpt = None,
+    thread: Annotated[str | None, typer.Option(help="Continue this conversation.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Answer one message (a second call with the same --thread continues it)."""
+
+    async def main() -> AskResult:
+        settings = _settings()
+        _check_llm(settings)
+        async with open_assistant(_services(settings)) as assistant:
+            return await assistant.ask(text, customer_id=customer, thread_id=thread)
+
+    started = time.perf_counter()
+    result = _run(main)
+    _print_result(result, as_json)
+    err.print(f"[dim]{time.perf_counter() - started:.2f}s[/dim]")
+
+
+@app.command()
+def chat(customer: CustomerOpt = None) -> None:
+    """Talk to the assistant interactively; answers stream as they are released."""
+
+    async def main() -> None:
+        settings = _settings()
+        _check_llm(settings)
+        async with open_assistant(_services(settings)) as assistant:
+            thread: str | None = None
+            err.print("[dim]Type your message; an empty line or Ctrl-D ends the chat.[/dim]")
+            while line := await asyncio.to_thread(_prompt):
+                try:
+                    result = await assistant.ask(
+                        line, customer_id=customer, thread_id=thread, on_token=_echo
+                    )
+                except SupportFlowError as exc:
+                    err.print(f"[red]error:[/red] {exc}", highlight=False)
+                    continue
+                thread = result.thread_id
+                if not result.answer.endswith("\n"):
+                    typer.echo("" if _streamed(result) else result.answer)
+
+    _run(main)
+
+
+def _prompt() -> str:
+    try:
+        return input("you> ").strip()
+    except EOFError:
+        return ""
+
+
+def _echo(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _streamed(result: AskResult) -> bool:
+    return not result.escalated
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md, .html, .txt, .json).")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant to ingest into.")] = None,
+) -> None:
+    """Add or update documents in the knowledge base (unchanged content is skipped)."""
+    from agent.retrieval.embedder import CachedEmbedder, MiniLMEmbedder
+    from agent.retrieval.ingest import ingest_documents, load_paths
+    from agent.retrieval.lance import LanceStore
+
+    async def main() -> None:
+        settings = _settings()
+        target = tenant or settings.tenant
+        docs = load_paths(paths)
+        embedder = CachedEmbedder(MiniLMEmbedder())
+        store = LanceStore(settings.kb_path, embedder.dim)
+        with Progress(
+            TextColumn("Ingesting"), BarColumn(), MofNCompleteColumn(), console=err
+        ) as bar:
+            task = bar.add_task("ingest", total=len(docs))
+            report = ingest_documents(
+                docs, tenant=target, embedder=embedder, store=store,
+                progress=lambda n: bar.advance(task, n),
+            )
+        err.print(
+            f"{report.documents} documents: {report.added} chunks added, "
+            f"{report.removed} removed, {report.unchanged} unchanged (tenant {target})"
+        )
+
+    _run(main)

@@ -1,0 +1,5 @@
+"""Graph builders."""
+
+from graphs.support import build_graph
+
+__all__ = ["build_graph"]
