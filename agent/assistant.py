@@ -53,7 +53,10 @@ class Assistant:
         )
 
     async def _check_caller(self, config: RunnableConfig, customer_id: str | None) -> None:
-        if customer_id is not None and await self.services.accounts.get_account(customer_id) is None:
+        if (
+            customer_id is not None
+            and await self.services.accounts.get_account(customer_id) is None
+        ):
             raise UnknownCustomerError(f"unknown customer id {customer_id!r}")
         snapshot = await self.graph.aget_state(config)
         if snapshot.values and snapshot.values.get("owner") != customer_id:
@@ -82,7 +85,9 @@ class Assistant:
     ) -> AskResult:
         """Continue a thread paused in ``escalate`` with a human's answer."""
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
-        await self._run(Command(resume={"answer": answer}), config, self._context(customer_id), None)
+        await self._run(
+            Command(resume={"answer": answer}), config, self._context(customer_id), None
+        )
         return await self.result(thread_id)
 
     async def _run(

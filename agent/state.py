@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from typing_extensions import TypedDict
-
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict
 
 Route = Literal["order_status", "account", "knowledge", "human", "out_of_scope", "blocked"]
 Verdict = Literal["allow", "flag", "block"]
@@ -60,9 +59,14 @@ class InputState(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
 
 
-class SupportState(InputState, total=False):
-    """Full state. Per-turn fields are reset by ``input_guard`` at the start of every turn."""
+class SupportState(TypedDict, total=False):
+    """Full state (every key optional, so node updates type-check as partial states).
 
+    Per-turn fields are reset by ``input_guard`` at the start of every turn.
+    """
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The conversation: customer messages and released answers only."""
     owner: str | None
     """Customer id that began the thread; later turns must come from the same customer."""
     question: str

@@ -41,7 +41,9 @@ def _settings() -> Settings:
 
 def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; typed errors become one line on stderr and their exit code."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
     try:
         return asyncio.run(factory())
     except SupportFlowError as exc:
@@ -68,8 +70,11 @@ def _services(settings: Settings) -> Any:
     from agent.bootstrap import build_services
 
     with Progress(
-        TextColumn("[dim]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        console=err, transient=True,
+        TextColumn("[dim]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task("Preparing the knowledge base", total=None)
         return build_services(settings, progress=lambda n: bar.advance(task, n))
@@ -151,7 +156,9 @@ def _streamed(result: AskResult) -> bool:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md, .html, .txt, .json).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders (.md, .html, .txt, .json).")
+    ],
     tenant: Annotated[str | None, typer.Option(help="Tenant to ingest into.")] = None,
 ) -> None:
     """Add or update documents in the knowledge base (unchanged content is skipped)."""
@@ -170,7 +177,10 @@ def ingest(
         ) as bar:
             task = bar.add_task("ingest", total=len(docs))
             report = ingest_documents(
-                docs, tenant=target, embedder=embedder, store=store,
+                docs,
+                tenant=target,
+                embedder=embedder,
+                store=store,
                 progress=lambda n: bar.advance(task, n),
             )
         err.print(

@@ -23,13 +23,26 @@ SupportGraph = StateGraph[SupportState, RunContext, InputState, SupportState]
 
 
 def build_graph() -> SupportGraph:
-    """input_guard → route → retrieve | call_tools | escalate → generate → reflect → output_guard
-    → respond. Conditional hops are ``Command`` returns typed on each node."""
+    """Wire the nodes as ARCHITECTURE.md draws them.
+
+    input_guard → route → retrieve | call_tools | escalate → generate → reflect →
+    output_guard → respond; conditional hops are ``Command`` returns typed on each node.
+    """
     builder: SupportGraph = StateGraph(
         SupportState, context_schema=RunContext, input_schema=InputState
     )
-    for node in (input_guard, refuse, route, retrieve, call_tools, generate, reflect,
-                 output_guard, escalate, respond):
+    for node in (
+        input_guard,
+        refuse,
+        route,
+        retrieve,
+        call_tools,
+        generate,
+        reflect,
+        output_guard,
+        escalate,
+        respond,
+    ):
         builder.add_node(node)
     builder.add_edge(START, "input_guard")
     builder.add_edge("refuse", "respond")

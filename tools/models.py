@@ -60,8 +60,7 @@ class Order(_Record):
     def total(self) -> float:
         """Amount paid, net of refunds."""
         signed = (
-            p.amount if p.transaction_type == "payment" else -p.amount
-            for p in self.payment_history
+            p.amount if p.transaction_type == "payment" else -p.amount for p in self.payment_history
         )
         return round(sum(signed), 2)
 

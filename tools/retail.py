@@ -23,9 +23,7 @@ def order_view(order: Order) -> dict[str, Any]:
     return {
         "order_id": order.order_id,
         "status": order.status,
-        "items": [
-            {"name": i.name, "options": i.options, "price": i.price} for i in order.items
-        ],
+        "items": [{"name": i.name, "options": i.options, "price": i.price} for i in order.items],
         "tracking_ids": order.tracking_ids,
         "total": order.total,
         "ship_to_city": order.address.city,
@@ -57,6 +55,7 @@ async def lookup_order(
 
     Args:
         order_id: The order number, such as ``#W2611340``; omit to list recent orders.
+
     """
     if customer_id is None:
         return {"name": "lookup_order", "status": "unauthenticated", "data": None}

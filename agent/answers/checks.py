@@ -1,4 +1,4 @@
-"""Deterministic reflection checks: is the draft supported, on topic and confident?"""
+"""Deterministic reflection checks: the draft must be supported, on topic and confident."""
 
 from __future__ import annotations
 

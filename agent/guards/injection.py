@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from agent.state import GuardVerdict
+from agent.state import GuardVerdict, Verdict
 
 Mode = Literal["input", "document"]
 
@@ -36,28 +36,36 @@ _THEIR_RULES = r"(instructions?|prompts?|system (message|prompt)|guidelines|guar
 RULES: tuple[Rule, ...] = (
     Rule(
         "override_instructions",
-        _rx(rf"\b{_OVERRIDE_VERB}\b.{{0,40}}\b(previous|prior|above|all|earlier|your|the|any)\b"
-            rf".{{0,25}}\b{_THEIR_RULES}"),
+        _rx(
+            rf"\b{_OVERRIDE_VERB}\b.{{0,40}}\b(previous|prior|above|all|earlier|your|the|any)\b"
+            rf".{{0,25}}\b{_THEIR_RULES}"
+        ),
         0.85,
     ),
     Rule(
         "prompt_exfiltration",
-        _rx(r"\b(reveal|show|print|repeat|output|leak|dump|tell me)\b.{0,30}"
+        _rx(
+            r"\b(reveal|show|print|repeat|output|leak|dump|tell me)\b.{0,30}"
             r"\b(system prompt|hidden (prompt|instructions)|initial instructions|developer message"
-            r"|your (prompt|instructions))"),
+            r"|your (prompt|instructions))"
+        ),
         0.8,
     ),
     Rule(
         "role_hijack",
-        _rx(r"\b(you are now|from now on,? you|pretend (to be|you are)|act as)\b.{0,40}"
-            r"\b(dan|unrestricted|unfiltered|jailbroken|evil|no (rules|restrictions|limits))\b"),
+        _rx(
+            r"\b(you are now|from now on,? you|pretend (to be|you are)|act as)\b.{0,40}"
+            r"\b(dan|unrestricted|unfiltered|jailbroken|evil|no (rules|restrictions|limits))\b"
+        ),
         0.8,
     ),
     Rule("jailbreak_term", _rx(r"\b(jailbreak|developer mode|do anything now|DAN mode)\b"), 0.6),
     Rule(
         "role_markers",
-        _rx(r"(<\|?\s*/?\s*(system|im_start|im_end|assistant)\b|\[/?INST\]"
-            r"|^\s*#{2,}\s*(system|instruction))"),
+        _rx(
+            r"(<\|?\s*/?\s*(system|im_start|im_end|assistant)\b|\[/?INST\]"
+            r"|^\s*#{2,}\s*(system|instruction))"
+        ),
         0.6,
     ),
     Rule(
@@ -67,8 +75,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "tool_steering",
-        _rx(r"\b(call|invoke|use|run)\b.{0,20}\b(tool|function|api)\b.{0,40}"
-            r"\b(for|with|on)\b.{0,20}\b(user|customer|account|order)"),
+        _rx(
+            r"\b(call|invoke|use|run)\b.{0,20}\b(tool|function|api)\b.{0,40}"
+            r"\b(for|with|on)\b.{0,20}\b(user|customer|account|order)"
+        ),
         0.45,
     ),
     Rule(
@@ -80,7 +90,9 @@ RULES: tuple[Rule, ...] = (
 
 _BASE64 = re.compile(r"\b[A-Za-z0-9+/]{24,}={0,2}")
 _HEX = re.compile(r"\b(?:[0-9a-fA-F]{2}){12,}\b")
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
+)
 
 
 def _decoded_views(text: str) -> list[tuple[str, str]]:
@@ -116,7 +128,7 @@ def score_text(text: str, mode: Mode = "input") -> GuardVerdict:
     for weight in hits.values():
         remaining *= 1.0 - weight
     score = round(1.0 - remaining, 3)
-    verdict = "block" if score >= BLOCK_AT else "flag" if score >= FLAG_AT else "allow"
+    verdict: Verdict = "block" if score >= BLOCK_AT else "flag" if score >= FLAG_AT else "allow"
     return {"verdict": verdict, "score": score, "reasons": sorted(hits)}
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from agent.guards.pii import canonical, find_pii
-from agent.state import GuardVerdict
+from agent.state import GuardVerdict, Verdict
 
 _UNSAFE_MARKUP = re.compile(
     r"<\s*(script|iframe|object|embed|img|svg|style|link|meta|form)\b|javascript:|\bon\w+\s*=",
@@ -49,5 +49,5 @@ def check_chunk(
         if not host.endswith(hosts) or not hosts:
             reasons.append("unlisted_link")
             break
-    verdict = "block" if reasons else "allow"
+    verdict: Verdict = "block" if reasons else "allow"
     return {"verdict": verdict, "score": 1.0 if reasons else 0.0, "reasons": reasons}

@@ -33,6 +33,7 @@ def deterministic_draft(state: SupportState) -> Draft:
 
 
 def sources_block(state: SupportState) -> str:
+    """Passages and tool results, each fenced and labelled as untrusted data."""
     blocks = [
         prompts.fence("passage", p["text"], id=p["id"], title=p["title"])
         for p in state.get("passages", [])
@@ -67,7 +68,9 @@ def llm_messages(state: SupportState, runtime: Runtime[RunContext]) -> list[Base
 
 def cited(text: str, state: SupportState) -> Draft:
     """Turn ``[id]`` markers into citations of sources that really exist, and drop them."""
-    known: dict[str, Citation] = {p["id"]: {"id": p["id"], "title": p["title"]} for p in state.get("passages", [])}
+    known: dict[str, Citation] = {
+        p["id"]: {"id": p["id"], "title": p["title"]} for p in state.get("passages", [])
+    }
     ids = [m for m in _CITE.findall(text) if m in known]
     citations = [known[i] for i in dict.fromkeys(ids)]
     if not citations and state.get("passages"):

@@ -47,7 +47,9 @@ async def input_guard(
 ) -> Command[Literal["route", "refuse"]]:
     """Reset per-turn state, normalise the message, and block injection attempts."""
     ctx = runtime.context
-    question, verdict = assess(latest_customer_text(state), services(runtime).settings.max_input_chars)
+    question, verdict = assess(
+        latest_customer_text(state), services(runtime).settings.max_input_chars
+    )
     update: SupportState = {
         **TURN_DEFAULTS,
         "question": question,

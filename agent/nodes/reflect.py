@@ -67,7 +67,10 @@ async def reflect(state: SupportState, runtime: Runtime[RunContext]) -> Command[
     if _HOPELESS & set(problems) or state.get("attempts", 0) > settings.reflection_max_retries:
         return Command(
             goto="escalate",
-            update={"critique": critique, "handoff_reason": f"reflection:{problems[0]}",
-                    "llm_fallbacks": fallbacks},
+            update={
+                "critique": critique,
+                "handoff_reason": f"reflection:{problems[0]}",
+                "llm_fallbacks": fallbacks,
+            },
         )
     return Command(goto="generate", update={"critique": critique, "llm_fallbacks": fallbacks})

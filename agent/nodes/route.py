@@ -47,13 +47,13 @@ async def _llm_route(state: SupportState, runtime: Runtime[RunContext]) -> Route
         "route",
         message=prompts.fence("customer_message", state["question"]),
     )
-    decision = await structured(model, RouteDecision, [SystemMessage(prompt), HumanMessage("Route it.")])
+    decision = await structured(
+        model, RouteDecision, [SystemMessage(prompt), HumanMessage("Route it.")]
+    )
     return RouteSignal(decision.route, (), decision.confidence, "llm")
 
 
-async def route(
-    state: SupportState, runtime: Runtime[RunContext]
-) -> Command[Next]:
+async def route(state: SupportState, runtime: Runtime[RunContext]) -> Command[Next]:
     """Explicit signals win; otherwise the model (if any), then exemplar similarity."""
     signal = explicit_signal(state["question"])
     fallbacks = list(state.get("llm_fallbacks", []))

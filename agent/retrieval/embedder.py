@@ -116,7 +116,8 @@ class MiniLMEmbedder:
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        normalised: Vectors = (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+        return normalised
 
 
 class CachedEmbedder:
@@ -137,12 +138,13 @@ class CachedEmbedder:
         return self._inner.dim
 
     def _embed_one(self, text: str) -> Vectors:
-        vector = self._inner.embed([text])[0]
+        vector: Vectors = self._inner.embed([text])[0]
         vector.setflags(write=False)
         return vector
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Single texts hit the cache; batches (ingestion) go straight through."""
         if len(texts) == 1:
-            return self._one(texts[0])[None, :]
+            single: Vectors = self._one(texts[0])[None, :]
+            return single
         return self._inner.embed(texts)

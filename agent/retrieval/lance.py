@@ -44,9 +44,7 @@ def _schema(dim: int) -> pa.Schema:
     )
 
 
-def rrf_fuse(
-    keyword: Sequence[str], vector: Sequence[str], k: int = RRF_K
-) -> dict[str, float]:
+def rrf_fuse(keyword: Sequence[str], vector: Sequence[str], k: int = RRF_K) -> dict[str, float]:
     """Reciprocal-rank fusion, the same formula any backend must use so they rank alike."""
     scores: dict[str, float] = {}
     for ranking in (keyword, vector):

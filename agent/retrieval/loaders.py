@@ -36,7 +36,7 @@ def slugify(value: str) -> str:
 class _HTMLToText(HTMLParser):
     """Keep headings as Markdown headings so HTML chunks split like Markdown."""
 
-    _SKIP = {"script", "style", "nav", "footer"}
+    _SKIP = frozenset({"script", "style", "nav", "footer"})
 
     def __init__(self) -> None:
         super().__init__()
