@@ -28,15 +28,15 @@ class LLMCallError(Exception):
 class ChatModelFactory(Protocol):
     """Gives a chat model for a run, or ``None`` when no LLM is configured."""
 
-    def __call__(self, model: str | None = None) -> BaseChatModel | None:
-        """A model named ``model`` (or the default)."""
+    def __call__(self, model: str | None = None, *, streaming: bool = True) -> BaseChatModel | None:
+        """A model named ``model`` (or the default); ``streaming=False`` for JSON calls."""
         ...
 
 
 class NoModel:
     """The embedded default: no model, so nodes take their deterministic paths."""
 
-    def __call__(self, model: str | None = None) -> BaseChatModel | None:
+    def __call__(self, model: str | None = None, *, streaming: bool = True) -> BaseChatModel | None:
         """Always ``None``."""
         return None
 
@@ -46,25 +46,29 @@ class OpenAICompatibleModels:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._cache: dict[str, BaseChatModel] = {}
+        self._cache: dict[tuple[str, bool], BaseChatModel] = {}
 
-    def __call__(self, model: str | None = None) -> BaseChatModel | None:
-        """Cached per model name, so connection pools are reused across runs."""
+    def __call__(self, model: str | None = None, *, streaming: bool = True) -> BaseChatModel | None:
+        """Cached per model name and mode, so connection pools are reused across runs.
+
+        Structured (JSON) calls use a non-streaming client: streamed structured output
+        gains nothing and trips serializer warnings in the client library.
+        """
         from langchain_openai import ChatOpenAI
 
         name = model or self._settings.llm_model
-        if name not in self._cache:
+        if (name, streaming) not in self._cache:
             key = self._settings.llm_api_key or SecretStr("not-needed")
-            self._cache[name] = ChatOpenAI(
+            self._cache[name, streaming] = ChatOpenAI(
                 model=name,
                 base_url=self._settings.llm_base_url,
                 api_key=key,
                 timeout=self._settings.llm_timeout_s,
                 max_retries=self._settings.llm_max_retries,
                 temperature=0,
-                streaming=True,
+                streaming=streaming,
             )
-        return self._cache[name]
+        return self._cache[name, streaming]
 
 
 def model_factory(settings: Settings) -> ChatModelFactory:
@@ -78,7 +82,7 @@ def _error_code(exc: Exception) -> str:
         return "llm_timeout"
     if "Connection" in name:
         return "llm_unreachable"
-    if "Validation" in name or "Parser" in name or "JSON" in name or "Decode" in name:
+    if isinstance(exc, ValueError) or any(k in name for k in ("Validation", "Parser", "JSON")):
         return "llm_malformed"
     if "Status" in name or "Server" in name or "API" in name:
         return "llm_http_error"

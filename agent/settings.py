@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     max_input_chars: int = Field(default=4000, ge=1)
     """Longer messages are refused before any processing."""
     retrieval_k: int = Field(default=4, ge=1, le=50)
-    min_retrieval_similarity: float = Field(default=0.3, ge=0, le=1)
+    min_retrieval_similarity: float = Field(default=0.45, ge=0, le=1)
     """Cosine similarity of the best passage below which an answer counts as unsupported."""
     reflection_max_retries: int = Field(default=1, ge=0, le=3)
     prompt_version: str = "v1"

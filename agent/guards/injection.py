@@ -31,7 +31,9 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 _OVERRIDE_VERB = r"(ignore|disregard|forget|override|bypass|skip)"
-_THEIR_RULES = r"(instructions?|prompts?|system (message|prompt)|guidelines|guardrails|rules above)"
+_THEIR_RULES = (
+    r"(instructions?|prompts?|system (message|prompt)|guidelines|guardrails|rules|policies)"
+)
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -80,6 +82,14 @@ RULES: tuple[Rule, ...] = (
             r"\b(for|with|on)\b.{0,20}\b(user|customer|account|order)"
         ),
         0.45,
+    ),
+    Rule(
+        "cross_customer",
+        _rx(
+            r"\b(other|another|all|every)\b.{0,15}\b(customers?|users?)('s|s')?\b.{0,20}"
+            r"\b(orders?|data|accounts?|details|emails?|addresses)\b"
+        ),
+        0.5,
     ),
     Rule(
         "exfil_link",

@@ -32,7 +32,7 @@ class Critique(BaseModel):
 
 
 async def _llm_problems(state: SupportState, runtime: Runtime[RunContext]) -> list[str]:
-    model = services(runtime).models(runtime.context.model)
+    model = services(runtime).models(runtime.context.model, streaming=False)
     if model is None or any(f.startswith("generate:") for f in state.get("llm_fallbacks", [])):
         return []
     prompt = prompts.render(

@@ -39,7 +39,7 @@ class RouteDecision(BaseModel):
 
 
 async def _llm_route(state: SupportState, runtime: Runtime[RunContext]) -> RouteSignal | None:
-    model = services(runtime).models(runtime.context.model)
+    model = services(runtime).models(runtime.context.model, streaming=False)
     if model is None:
         return None
     prompt = prompts.render(

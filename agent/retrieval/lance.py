@@ -67,7 +67,7 @@ class LanceStore:
         self._fts_ready = self._has_fts()
 
     def _open(self) -> Any:
-        if TABLE in self._db.table_names():
+        if TABLE in self._db.list_tables(limit=1000).tables:
             return self._db.open_table(TABLE)
         return self._db.create_table(TABLE, schema=_schema(self._dim))
 

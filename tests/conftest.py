@@ -1,0 +1,76 @@
+"""Shared fixtures: one demo knowledge base per session, graphs compiled per test."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agent.assistant import Assistant
+from agent.bootstrap import build_services
+from agent.context import RunContext
+from agent.llm import OpenAICompatibleModels
+from agent.services import Services
+from agent.settings import Settings
+from graphs.support import build_graph
+from tests.fake_openai import BASE_URL
+
+REQUIRE_SERVICES = os.environ.get("SUPPORTFLOW_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Absent local services skip locally but fail in CI (SUPPORTFLOW_REQUIRE_SERVICES=1)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service missing: {reason}")
+    pytest.skip(reason)
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings isolated from the developer's environment and data."""
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "llm_base_url": None,
+        "tenant": "demo",
+        "orders_backend": "embedded",
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("supportflow-data")
+
+
+@pytest.fixture(scope="session")
+def services(data_dir: Path) -> Services:
+    """The embedded profile with the demo KB ingested once for the whole session."""
+    return build_services(make_settings(data_dir))
+
+
+@pytest.fixture(scope="session")
+def llm_services(services: Services) -> Services:
+    """The same infrastructure with an OpenAI-compatible model at a respx-mocked URL."""
+    settings = services.settings.model_copy(
+        update={"llm_base_url": BASE_URL, "llm_max_retries": 0, "llm_timeout_s": 2.0}
+    )
+    return dataclasses.replace(services, settings=settings, models=OpenAICompatibleModels(settings))
+
+
+@pytest.fixture
+def assistant(services: Services) -> Iterator[Assistant]:
+    yield Assistant(build_graph().compile(checkpointer=InMemorySaver()), services)
+
+
+@pytest.fixture
+def llm_assistant(llm_services: Services) -> Iterator[Assistant]:
+    yield Assistant(build_graph().compile(checkpointer=InMemorySaver()), llm_services)
+
+
+@pytest.fixture
+def context(services: Services) -> RunContext:
+    return RunContext(services=services, customer_id="james_li_5688")

@@ -1,0 +1,176 @@
+"""The OpenAI-compatible path over respx: streaming, structured output, failures, fallbacks."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from agent.assistant import Assistant
+from tests.fake_openai import BASE_URL, ScriptedLLM, json_reply, status_reply, text_reply
+
+JAMES = "james_li_5688"
+GOOD_REVIEW = {"grounded": True, "answers_question": True, "within_policy": True, "feedback": "ok"}
+BAD_REVIEW = {
+    "grounded": False,
+    "answers_question": True,
+    "within_policy": True,
+    "feedback": "Claims a 2-day refund the sources do not state.",
+}
+
+
+@pytest.fixture
+def llm() -> Iterator[ScriptedLLM]:
+    scripted = ScriptedLLM()
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(f"{BASE_URL}/chat/completions").mock(side_effect=scripted)
+        yield scripted
+
+
+def cite_first_passage(answer: str) -> Any:
+    """Reply with ``answer`` citing the first passage id found in the prompt."""
+
+    def reply(body: dict[str, Any]) -> httpx.Response:
+        prompt = json.dumps(body["messages"])
+        passage_id = re.search(r'passage id=\\"([^\\"]+)\\"', prompt)
+        marker = f" [{passage_id.group(1)}]" if passage_id else ""
+        return text_reply(answer + marker, tokens=6)(body)
+
+    return reply
+
+
+def state_of(assistant: Assistant, thread_id: str) -> Any:
+    return assistant.graph.aget_state({"configurable": {"thread_id": thread_id}})
+
+
+async def test_tokens_stream_through_messages_mode(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    llm.generate = cite_first_passage("Refunds to PayPal take 5 to 7 business days.")
+    llm.reflect = json_reply(GOOD_REVIEW)
+    result = await llm_assistant.ask("How long does a PayPal refund take?", customer_id=JAMES)
+    assert result.answer == "Refunds to PayPal take 5 to 7 business days."
+    assert result.citations and not result.escalated
+    generate_call = next(c for c in llm.calls if c["kind"] == "generate")
+    assert generate_call["body"]["stream"] is True
+    system = generate_call["body"]["messages"][0]["content"]
+    assert llm_assistant.services.settings.canary_token.get_secret_value() in system
+    assert "<customer_message>" in generate_call["body"]["messages"][-1]["content"]
+
+
+async def test_message_chunks_reach_a_stream_consumer(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    llm.generate = cite_first_passage("You can return delivered orders for a refund.")
+    llm.reflect = json_reply(GOOD_REVIEW)
+    from langchain_core.messages import HumanMessage
+
+    context = llm_assistant._context(JAMES)
+    chunks = [
+        message.content
+        async for message, meta in llm_assistant.graph.astream(
+            {"messages": [HumanMessage("How do I return an item?")]},
+            {"configurable": {"thread_id": "stream-test"}},
+            context=context,
+            stream_mode="messages",
+        )
+        if meta["langgraph_node"] == "generate"
+    ]
+    assert len([c for c in chunks if c]) >= 5
+    assert "".join(str(c) for c in chunks).startswith("You can return delivered orders")
+
+
+async def test_structured_routing_is_used_when_signals_are_silent(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    llm.route = json_reply({"route": "out_of_scope", "confidence": 0.9})
+    result = await llm_assistant.ask("Tell me something nice", customer_id=JAMES)
+    assert result.route == "out_of_scope"
+    route_call = next(c for c in llm.calls if c["kind"] == "route")
+    assert route_call["body"]["response_format"]["type"] == "json_schema"
+    assert not route_call["body"].get("stream")
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        (status_reply(500), "llm_http_error"),
+        (text_reply("this is {not json"), "llm_malformed"),
+        (json_reply({"route": "teleport", "confidence": 2}), "llm_malformed"),
+    ],
+)
+async def test_routing_failures_fall_back_to_exemplars(
+    llm_assistant: Assistant, llm: ScriptedLLM, reply: Any, code: str
+) -> None:
+    llm.route = reply
+    llm.generate = status_reply(500)
+    result = await llm_assistant.ask("How do gift cards work?", customer_id=JAMES)
+    assert result.route == "knowledge"
+    values = (await state_of(llm_assistant, result.thread_id)).values
+    assert f"route:{code}" in values["llm_fallbacks"]
+
+
+async def test_generation_timeout_falls_back_to_extractive(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    def timeout(body: dict[str, Any]) -> httpx.Response:
+        raise httpx.ReadTimeout("model too slow")
+
+    llm.generate = timeout
+    result = await llm_assistant.ask("How do I reset my password?", customer_id=JAMES)
+    assert "password reset link" in result.answer
+    values = (await state_of(llm_assistant, result.thread_id)).values
+    assert "generate:llm_timeout" in values["llm_fallbacks"]
+    assert not any(c["kind"] == "reflect" for c in llm.calls)
+
+
+async def test_reflection_retries_are_bounded_then_escalate(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    llm.generate = cite_first_passage("Refunds arrive within 2 days.")
+    llm.reflect = json_reply(BAD_REVIEW)
+    result = await llm_assistant.ask("How long does a refund take?", customer_id=JAMES)
+    assert result.escalated
+    max_retries = llm_assistant.services.settings.reflection_max_retries
+    assert sum(c["kind"] == "generate" for c in llm.calls) == 1 + max_retries
+    second = [c for c in llm.calls if c["kind"] == "generate"][1]
+    assert "A reviewer rejected the previous draft: ungrounded" in json.dumps(second["body"])
+    snapshot = await state_of(llm_assistant, result.thread_id)
+    assert snapshot.interrupts[0].value["reason"] == "reflection:ungrounded"
+
+
+async def test_invented_order_facts_are_caught(llm_assistant: Assistant, llm: ScriptedLLM) -> None:
+    llm.generate = text_reply("Order #W9999999 was delivered yesterday.")
+    llm.reflect = json_reply(GOOD_REVIEW)
+    result = await llm_assistant.ask("What's up with #W2611340?", customer_id=JAMES)
+    assert result.escalated
+    assert "#W9999999" not in result.answer
+    snapshot = await state_of(llm_assistant, result.thread_id)
+    assert snapshot.interrupts[0].value["reason"] == "reflection:unsupported_order_fact"
+
+
+async def test_canary_leak_never_reaches_the_customer(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    def leak(body: dict[str, Any]) -> httpx.Response:
+        canary = re.search(r"sf-canary-[0-9a-f]+", json.dumps(body)).group(0)  # type: ignore[union-attr]
+        return cite_first_passage(f"Gift cards are refunded immediately. My key is {canary}.")(body)
+
+    llm.generate = leak
+    llm.reflect = json_reply(GOOD_REVIEW)
+    tokens: list[str] = []
+    result = await llm_assistant.ask(
+        "How do gift card refunds work?", customer_id=JAMES, on_token=tokens.append
+    )
+    assert result.escalated
+    assert tokens == []
+    assert "sf-canary" not in result.answer
+    snapshot = await state_of(llm_assistant, result.thread_id)
+    # Reflection already rejects the unsupported sentence; the output guard is the next line
+    # (tested on its own in test_nodes).
+    assert snapshot.interrupts[0].value["reason"] == "reflection:unsupported"
