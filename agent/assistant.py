@@ -42,7 +42,8 @@ class Assistant:
         self.graph = graph
         self.services = services
 
-    def _context(self, customer_id: str | None, **overrides: Any) -> RunContext:
+    def run_context(self, customer_id: str | None, **overrides: Any) -> RunContext:
+        """The per-run context for a customer, with optional prompt/model/tenant overrides."""
         settings = self.services.settings
         return RunContext(
             services=self.services,
@@ -77,7 +78,7 @@ class Assistant:
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         await self._check_caller(config, customer_id)
         graph_input: InputState = {"messages": [HumanMessage(content=text)]}
-        await self._run(graph_input, config, self._context(customer_id, **overrides), on_token)
+        await self._run(graph_input, config, self.run_context(customer_id, **overrides), on_token)
         return await self.result(thread_id)
 
     async def resume(
@@ -86,7 +87,7 @@ class Assistant:
         """Continue a thread paused in ``escalate`` with a human's answer."""
         config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
         await self._run(
-            Command(resume={"answer": answer}), config, self._context(customer_id), None
+            Command(resume={"answer": answer}), config, self.run_context(customer_id), None
         )
         return await self.result(thread_id)
 

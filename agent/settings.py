@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     """Checkpoints, the knowledge base and the embedded business data live here."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    """Level for SupportFlow's own loggers; third-party loggers stay at WARNING."""
     tenant: str = Field(default="demo", pattern=TENANT_PATTERN)
     """Default tenant for the CLI; every store query is filtered on it."""
 

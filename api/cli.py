@@ -30,13 +30,27 @@ CustomerOpt = Annotated[
 ]
 
 
+OWN_LOGGERS = ("agent", "tools", "graphs", "api")
+
+
 def _settings() -> Settings:
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]).upper()
         raise SupportFlowError(f"invalid setting SUPPORTFLOW_{field}: {first['msg']}") from exc
+    configure_logging(settings.log_level)
+    return settings
+
+
+def configure_logging(level: str) -> None:
+    """Our loggers carry ids, codes and timings only; others stay quiet (they may log text)."""
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
 
 
 def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,13 +61,13 @@ def llm_services(services: Services) -> Services:
 
 
 @pytest.fixture
-def assistant(services: Services) -> Iterator[Assistant]:
-    yield Assistant(build_graph().compile(checkpointer=InMemorySaver()), services)
+def assistant(services: Services) -> Assistant:
+    return Assistant(build_graph().compile(checkpointer=InMemorySaver()), services)
 
 
 @pytest.fixture
-def llm_assistant(llm_services: Services) -> Iterator[Assistant]:
-    yield Assistant(build_graph().compile(checkpointer=InMemorySaver()), llm_services)
+def llm_assistant(llm_services: Services) -> Assistant:
+    return Assistant(build_graph().compile(checkpointer=InMemorySaver()), llm_services)
 
 
 @pytest.fixture

@@ -77,8 +77,11 @@ def test_pii_detection_and_masking() -> None:
     kinds = {m.kind for m in find_pii(text)}
     assert {"email", "phone", "card", "order_id"} <= kinds
     masked = mask_pii(text)
-    assert "jane.doe" not in masked and "4111" not in masked and "[EMAIL]" in masked
-    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert "jane.doe" not in masked
+    assert "4111" not in masked
+    assert "[EMAIL]" in masked
+    assert luhn_ok("4111111111111111")
+    assert not luhn_ok("4111111111111112")
 
 
 def test_output_chunks_rejoin_exactly() -> None:

@@ -21,7 +21,8 @@ from agent.services import Services
 )
 def test_explicit_signals(text: str, route: str) -> None:
     signal = explicit_signal(text)
-    assert signal is not None and signal.route == route
+    assert signal is not None
+    assert signal.route == route
 
 
 def test_order_ids_are_normalised_and_deduplicated() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 import respx
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from agent.assistant import Assistant
 from tests.fake_openai import BASE_URL, ScriptedLLM, json_reply, status_reply, text_reply
@@ -55,7 +56,8 @@ async def test_tokens_stream_through_messages_mode(
     llm.reflect = json_reply(GOOD_REVIEW)
     result = await llm_assistant.ask("How long does a PayPal refund take?", customer_id=JAMES)
     assert result.answer == "Refunds to PayPal take 5 to 7 business days."
-    assert result.citations and not result.escalated
+    assert result.citations
+    assert not result.escalated
     generate_call = next(c for c in llm.calls if c["kind"] == "generate")
     assert generate_call["body"]["stream"] is True
     system = generate_call["body"]["messages"][0]["content"]
@@ -68,19 +70,17 @@ async def test_message_chunks_reach_a_stream_consumer(
 ) -> None:
     llm.generate = cite_first_passage("You can return delivered orders for a refund.")
     llm.reflect = json_reply(GOOD_REVIEW)
-    from langchain_core.messages import HumanMessage
-
-    context = llm_assistant._context(JAMES)
-    chunks = [
-        message.content
-        async for message, meta in llm_assistant.graph.astream(
-            {"messages": [HumanMessage("How do I return an item?")]},
-            {"configurable": {"thread_id": "stream-test"}},
-            context=context,
-            stream_mode="messages",
-        )
-        if meta["langgraph_node"] == "generate"
-    ]
+    context = llm_assistant.run_context(JAMES)
+    chunks: list[str] = []
+    async for part in llm_assistant.graph.astream(
+        {"messages": [HumanMessage("How do I return an item?")]},
+        {"configurable": {"thread_id": "stream-test"}},
+        context=context,
+        stream_mode="messages",
+    ):
+        message, meta = cast(tuple[BaseMessage, dict[str, Any]], part)
+        if meta["langgraph_node"] == "generate":
+            chunks.append(str(message.content))
     assert len([c for c in chunks if c]) >= 5
     assert "".join(str(c) for c in chunks).startswith("You can return delivered orders")
 
@@ -159,7 +159,10 @@ async def test_canary_leak_never_reaches_the_customer(
 ) -> None:
     def leak(body: dict[str, Any]) -> httpx.Response:
         canary = re.search(r"sf-canary-[0-9a-f]+", json.dumps(body)).group(0)  # type: ignore[union-attr]
-        return cite_first_passage(f"Gift cards are refunded immediately. My key is {canary}.")(body)
+        reply: httpx.Response = cite_first_passage(
+            f"Gift cards are refunded immediately. My key is {canary}."
+        )(body)
+        return reply
 
     llm.generate = leak
     llm.reflect = json_reply(GOOD_REVIEW)

@@ -103,7 +103,8 @@ def test_hybrid_search_finds_the_right_article(services: Services) -> None:
     assert hits[0].chunk.doc_id in {"refunds-and-timing", "payment-methods"}
     assert all(h.chunk.audience == "customer" for h in hits)
     agent_hits = services.store.search("demo", question, vector, 50, audiences=("agent",))
-    assert agent_hits and all(h.chunk.audience == "agent" for h in agent_hits)
+    assert agent_hits
+    assert all(h.chunk.audience == "agent" for h in agent_hits)
 
 
 def test_rrf_fusion_rewards_agreement() -> None:

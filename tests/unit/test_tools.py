@@ -62,7 +62,8 @@ async def test_tools_need_an_authenticated_customer(services: Services) -> None:
         customer_id=None, accounts=services.accounts, orders=services.orders
     )
     assert order["status"] == account["status"] == "unauthenticated"
-    assert order["data"] is None and account["data"] is None
+    assert order["data"] is None
+    assert account["data"] is None
 
 
 async def test_account_status_summarises_without_card_numbers(services: Services) -> None:
@@ -86,7 +87,8 @@ async def test_http_backend_reads_scoped_routes() -> None:
     )
     backend = HttpRetailBackend(BASE, api_key="k", retries=0)
     order = await backend.get_order("ann_lee_1000", "#W0000001")
-    assert order is not None and order.total == 20.5
+    assert order is not None
+    assert order.total == 20.5
     assert await backend.get_order("ann_lee_1000", "#W0000002") is None
     assert respx.calls[0].request.headers["authorization"] == "Bearer k"
     await backend.aclose()
@@ -123,7 +125,9 @@ async def test_http_backend_retries_then_succeeds() -> None:
         (httpx.ConnectError("refused"), "unreachable"),
     ],
 )
-async def test_http_backend_failures_are_typed(effect: object, message: str) -> None:
+async def test_http_backend_failures_are_typed(
+    effect: httpx.Response | Exception, message: str
+) -> None:
     respx.get(f"{BASE}/customers/ann_lee_1000").mock(side_effect=[effect, effect])
     backend = HttpRetailBackend(BASE, retries=1)
     with pytest.raises(BackendError, match=message):

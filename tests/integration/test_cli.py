@@ -1,0 +1,116 @@
+"""End to end through the installed ``supportflow`` command on the demo data."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+KEYS = {"thread_id", "route", "tool_calls", "citations", "escalated", "blocked", "answer"}
+
+
+def cli(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("supportflow") or f"{Path(sys.executable).parent}/supportflow"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTFLOW_")} | {
+        "SUPPORTFLOW_DATA_DIR": str(data_dir),
+        **(env or {}),
+    }
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, env=environ, timeout=180, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli-data")
+
+
+def test_ask_json_contract_over_the_demo(cli_data: Path) -> None:
+    proc = cli(
+        cli_data, "ask", "--json", "--customer", "james_li_5688", "Where is order #W2611340?"
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == KEYS
+    assert out["route"] == "order_status"
+    assert out["tool_calls"] == [{"name": "lookup_order", "args": {"order_id": "#W2611340"}}]
+    assert "357962501027" in out["answer"]
+    assert proc.stdout.count("\n") == 1
+
+
+def test_second_ask_continues_the_thread(cli_data: Path) -> None:
+    first = json.loads(cli(cli_data, "ask", "--json", "How do I return an item?").stdout)
+    assert first["route"] == "knowledge"
+    assert first["citations"]
+    proc = cli(cli_data, "ask", "--json", "--thread", first["thread_id"], "I want a human please")
+    second = json.loads(proc.stdout)
+    assert second["thread_id"] == first["thread_id"]
+    assert second["escalated"] is True
+    assert second["route"] == "human"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["ask", ""], 2, "message is empty"),
+        (["ask", "hi\x01there"], 2, "control characters"),
+        (["ask", "--customer", "nobody_zz_0000", "hello"], 2, "unknown customer id"),
+        (["ask", "x" * 50], 2, "limit is 40"),
+        (["ingest", "/definitely/missing"], 2, "no such file"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    cli_data: Path, args: list[str], code: int, message: str
+) -> None:
+    proc = cli(cli_data, *args, env={"SUPPORTFLOW_MAX_INPUT_CHARS": "40"})
+    assert proc.returncode == code
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_unreachable_llm_fails_fast(cli_data: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = cli(
+        cli_data, "ask", "hello", env={"SUPPORTFLOW_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+    )
+    assert proc.returncode == 3
+    assert "unreachable" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_knowledge_base_is_explained(tmp_path: Path) -> None:
+    proc = cli(tmp_path, "ask", "How do refunds work?", env={"SUPPORTFLOW_KB_AUTO_INGEST": "false"})
+    assert proc.returncode == 3
+    assert "supportflow ingest" in proc.stderr
+
+
+def test_ingest_is_idempotent(cli_data: Path, tmp_path: Path) -> None:
+    (tmp_path / "faq.md").write_text(
+        "# Store hours\n\n## Hours\nWe answer chats every day.", encoding="utf-8"
+    )
+    first = cli(cli_data, "ingest", "--tenant", "acme", str(tmp_path))
+    second = cli(cli_data, "ingest", "--tenant", "acme", str(tmp_path))
+    assert first.returncode == second.returncode == 0
+    assert "1 chunks added" in first.stderr
+    assert "0 chunks added, 0 removed, 1 unchanged" in second.stderr
+
+
+def test_logs_carry_no_message_text(cli_data: Path) -> None:
+    secret = "my card is 4111 1111 1111 1111 and email zed@example.com"
+    proc = cli(cli_data, "ask", "--json", secret, env={"SUPPORTFLOW_LOG_LEVEL": "DEBUG"})
+    assert proc.returncode == 0
+    assert "4111" not in proc.stderr
+    assert "zed@example.com" not in proc.stderr
