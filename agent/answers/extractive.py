@@ -9,6 +9,8 @@ from agent.state import Citation, Passage
 
 MAX_SENTENCES = 3
 MAX_CHARS = 520
+RELATIVE_CUTOFF = 0.75
+"""A sentence scoring below this share of the best one is noise, not support."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +35,10 @@ def extractive_answer(question: str, passages: list[Passage]) -> Draft:
             scored.append((_score(sentence, wanted, passage, rank), rank, pos, sentence))
     chosen: list[tuple[int, int, str]] = []
     length = 0
-    for _score_value, rank, pos, sentence in sorted(scored, key=lambda s: -s[0]):
-        if len(chosen) == MAX_SENTENCES or length + len(sentence) > MAX_CHARS:
+    ranked = sorted(scored, key=lambda s: -s[0])
+    floor = ranked[0][0] * RELATIVE_CUTOFF if ranked else 0.0
+    for score, rank, pos, sentence in ranked:
+        if len(chosen) == MAX_SENTENCES or length + len(sentence) > MAX_CHARS or score < floor:
             break
         if any(similar(sentence, kept) for _r, _p, kept in chosen):
             continue

@@ -137,15 +137,30 @@ def terms(text: str) -> set[str]:
     return {stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences and bullet lines, stripped of list markers; headings dropped."""
-    out = []
+def _lines(text: str) -> list[str]:
+    """Split into sentences and lines; a line ending in ':' absorbs the short list after it."""
+    out: list[str] = []
+    collecting = False
     for raw in _SENTENCE.split(text):
+        is_item = bool(re.match(r"^\s*(?:[-*•]|\d+[.)])\s+", raw))
         line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", raw)
         line = re.sub(r"\*\*|__|`", "", line).strip()
-        if len(line) >= 12 and not line.startswith("#") and re.search(r"[a-z]", line):
-            out.append(line)
+        if collecting and is_item and len(line) < 60:
+            joiner = " " if out[-1].endswith(":") else ", "
+            out[-1] = f"{out[-1]}{joiner}{line}"
+            continue
+        collecting = line.endswith(":")
+        out.append(line)
     return out
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and bullet lines, stripped of list markers; headings dropped."""
+    return [
+        line
+        for line in _lines(text)
+        if len(line) >= 12 and not line.startswith("#") and re.search(r"[a-z]", line)
+    ]
 
 
 def coverage(question: str, text: str) -> float:
@@ -154,7 +169,7 @@ def coverage(question: str, text: str) -> float:
     return len(wanted & terms(text)) / len(wanted) if wanted else 1.0
 
 
-def similar(a: str, b: str, threshold: float = 0.7) -> bool:
+def similar(a: str, b: str, threshold: float = 0.6) -> bool:
     """Jaccard similarity of content terms, to drop near-duplicate sentences."""
     ta, tb = terms(a), terms(b)
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= threshold
