@@ -21,9 +21,7 @@ logger = logging.getLogger(__name__)
 
 def retail_backend(settings: Settings) -> EmbeddedRetailBackend | HttpRetailBackend:
     """The order/account backend the settings ask for."""
-    if settings.orders_backend == "http":
-        if not settings.orders_base_url:
-            raise ValueError("SUPPORTFLOW_ORDERS_BASE_URL is required with the http backend")
+    if settings.orders_backend == "http" and settings.orders_base_url:
         key = settings.orders_api_key.get_secret_value() if settings.orders_api_key else None
         return HttpRetailBackend(
             settings.orders_base_url,

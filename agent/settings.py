@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @model_validator(mode="after")
+    def _http_backend_needs_url(self) -> Settings:
+        if self.orders_backend == "http" and not self.orders_base_url:
+            raise ValueError("ORDERS_BACKEND=http needs SUPPORTFLOW_ORDERS_BASE_URL")
+        return self
 
     @property
     def llm_enabled(self) -> bool:

@@ -129,7 +129,7 @@ def ask(
 
 @app.command()
 def chat(customer: CustomerOpt = None) -> None:
-    """Talk to the assistant interactively; answers stream as they are released."""
+    """Talk to the assistant interactively; answers stream as the output guard releases them."""
 
     async def main() -> None:
         settings = _settings()
@@ -138,16 +138,17 @@ def chat(customer: CustomerOpt = None) -> None:
             thread: str | None = None
             err.print("[dim]Type your message; an empty line or Ctrl-D ends the chat.[/dim]")
             while line := await asyncio.to_thread(_prompt):
+                streamed: list[str] = []
                 try:
                     result = await assistant.ask(
-                        line, customer_id=customer, thread_id=thread, on_token=_echo
+                        line, customer_id=customer, thread_id=thread, on_token=_echo_into(streamed)
                     )
                 except SupportFlowError as exc:
                     err.print(f"[red]error:[/red] {exc}", highlight=False)
                     continue
                 thread = result.thread_id
-                if not result.answer.endswith("\n"):
-                    typer.echo("" if _streamed(result) else result.answer)
+                # Refusals and handoffs are not streamed: print them whole.
+                typer.echo("" if streamed else result.answer)
 
     _run(main)
 
@@ -159,13 +160,13 @@ def _prompt() -> str:
         return ""
 
 
-def _echo(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+def _echo_into(streamed: list[str]) -> Callable[[str], None]:
+    def echo(text: str) -> None:
+        streamed.append(text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
-
-def _streamed(result: AskResult) -> bool:
-    return not result.escalated
+    return echo
 
 
 @app.command()

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import httpx
 import pytest
 import respx
+from langgraph.checkpoint.memory import InMemorySaver
+from pydantic import ValidationError
 
+from agent.assistant import Assistant
+from agent.bootstrap import retail_backend
 from agent.errors import BackendError
 from agent.services import Services
+from graphs.support import build_graph
+from tests.conftest import make_settings
 from tools import HttpRetailBackend, get_account_status, lookup_order, normalise_order_id
 
 ORDER = {
@@ -132,4 +141,36 @@ async def test_http_backend_failures_are_typed(
     backend = HttpRetailBackend(BASE, retries=1)
     with pytest.raises(BackendError, match=message):
         await backend.get_account("ann_lee_1000")
+    await backend.aclose()
+
+
+def test_settings_pick_the_http_backend(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, orders_backend="http", orders_base_url=BASE)
+    assert isinstance(retail_backend(settings), HttpRetailBackend)
+    with pytest.raises(ValidationError, match="ORDERS_BASE_URL"):
+        make_settings(tmp_path, orders_backend="http")
+
+
+@respx.mock
+async def test_graph_over_the_http_backend(services: Services) -> None:
+    respx.get(f"{BASE}/customers/ann_lee_1000").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "user_id": "ann_lee_1000",
+                "name": {"first_name": "Ann", "last_name": "Lee"},
+                "email": "ann@example.com",
+                "address": ORDER["address"],
+            },
+        )
+    )
+    respx.get(f"{BASE}/customers/ann_lee_1000/orders/%23W0000001").mock(
+        return_value=httpx.Response(200, json=ORDER)
+    )
+    backend = HttpRetailBackend(BASE, retries=0)
+    wired = dataclasses.replace(services, orders=backend, accounts=backend)
+    assistant = Assistant(build_graph().compile(checkpointer=InMemorySaver()), wired)
+    result = await assistant.ask("Status of #W0000001?", customer_id="ann_lee_1000")
+    assert "Order #W0000001 is pending" in result.answer
+    assert "Lamp (red)" in result.answer
     await backend.aclose()
