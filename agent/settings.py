@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     backend_timeout_s: float = Field(default=5.0, gt=0)
     backend_retries: int = Field(default=2, ge=0, le=5)
 
+    environment: Literal["development", "production"] = "development"
+    """Production refuses generated secrets and the demo page."""
+    token_secret: SecretStr | None = None
+    """HMAC key for end-user tokens; generated and kept in the data dir in development."""
+    demo: bool = True
+    """Serve the demo page at ``/`` with a demo customer's token (never in production)."""
+    max_body_bytes: int = Field(default=65_536, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+    """Sites allowed to embed the widget (exact origins)."""
+
     canary_token: SecretStr = Field(
         default_factory=lambda: SecretStr(f"sf-canary-{secrets.token_hex(8)}")
     )
@@ -70,6 +80,15 @@ class Settings(BaseSettings):
             raise ValueError("ORDERS_BACKEND=http needs SUPPORTFLOW_ORDERS_BASE_URL")
         return self
 
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Settings:
+        if self.environment == "production":
+            if self.token_secret is None or len(self.token_secret.get_secret_value()) < 32:
+                raise ValueError("production needs SUPPORTFLOW_TOKEN_SECRET of 32+ characters")
+            if self.demo:
+                raise ValueError("set SUPPORTFLOW_DEMO=false in production")
+        return self
+
     @property
     def llm_enabled(self) -> bool:
         """Whether an OpenAI-compatible endpoint is configured."""
@@ -84,6 +103,11 @@ class Settings(BaseSettings):
     def kb_path(self) -> Path:
         """LanceDB directory of the knowledge base."""
         return self.data_dir / "kb.lance"
+
+    @property
+    def app_db_url(self) -> str:
+        """SQLAlchemy URL of the app database (threads, runs, keys)."""
+        return f"sqlite+aiosqlite:///{self.data_dir / 'app.sqlite'}"
 
     @property
     def retail_db_path(self) -> Path:

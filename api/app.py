@@ -1,0 +1,94 @@
+"""The FastAPI application factory and its lifespan (checkpointer, stores, graph, runs)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from agent.services import Services
+from agent.settings import Settings
+from api import errors
+from api.auth import KeyStore, demo_publishable_key
+from api.db import open_engine
+from api.deps import AppResources
+from api.events import MemoryEventBuffer
+from api.limits import BodyLimitMiddleware
+from api.routes import assistants, chat, health, runs, threads, widget
+from api.runs import RunManager
+from api.threads import ThreadStore
+
+
+def token_secret(settings: Settings) -> str:
+    """The configured secret, or one generated once and kept (0600) in the data directory."""
+    if settings.token_secret is not None:
+        return settings.token_secret.get_secret_value()
+    path: Path = settings.data_dir / "token-secret"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app; resources open in the lifespan, so importing this module is cheap."""
+    settings = settings or (services.settings if services else Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppResources]]:
+        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+        from agent.bootstrap import build_services
+        from graphs.support import build_graph
+
+        svc = services or build_services(settings)
+        engine = await open_engine(settings.app_db_url)
+        secret = token_secret(settings)
+        keys = KeyStore(engine)
+        demo_key = demo_publishable_key(secret) if settings.demo else None
+        if demo_key:
+            await keys.ensure(demo_key, "customer", settings.tenant, "demo widget")
+        async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
+            graph = build_graph().compile(checkpointer=saver)
+            manager = RunManager(graph, MemoryEventBuffer())
+            yield {
+                "sf": AppResources(
+                    settings, svc, manager, keys, ThreadStore(engine), secret, demo_key
+                )
+            }
+            await manager.shutdown()
+        await engine.dispose()
+
+    app = FastAPI(
+        title="SupportFlow",
+        version="0.1.0",
+        description="Agentic customer support: LangGraph-compatible API and a chat widget.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["x-api-key", "authorization", "content-type", "last-event-id"],
+            expose_headers=["location", "content-location"],
+        )
+    errors.install(app)
+    for router in (
+        health.router,
+        widget.router,
+        chat.router,
+        assistants.router,
+        threads.router,
+        runs.router,
+    ):
+        app.include_router(router)
+    return app

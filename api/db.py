@@ -1,0 +1,69 @@
+"""App data (API keys, threads, runs) in SQLAlchemy tables; SQLite by default."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, MetaData, String, Table, Text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+metadata = MetaData()
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; every stored timestamp is UTC."""
+    return datetime.now(UTC)
+
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("tenant", String(64), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("thread_id", String(64), primary_key=True),
+    Column("tenant", String(64), nullable=False),
+    Column("owner", String(128), nullable=True),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("status", String(16), nullable=False, default="idle"),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+    Column("updated_at", DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("thread_id", String(64), nullable=False, index=True),
+    Column("assistant_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("metadata", JSON, nullable=False, default=dict),
+    Column("kwargs", JSON, nullable=False, default=dict),
+    Column("multitask_strategy", String(16), nullable=False, default="reject"),
+    Column("error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+    Column("updated_at", DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+
+def sqlite_url(path: Path) -> str:
+    """Async SQLite URL for a file path."""
+    return f"sqlite+aiosqlite:///{path}"
+
+
+async def open_engine(url: str) -> AsyncEngine:
+    """Create the engine and the tables (idempotent)."""
+    engine = create_async_engine(url, pool_pre_ping=True)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return engine

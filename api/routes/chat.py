@@ -1,0 +1,109 @@
+"""The widget's stream: lean events, only guard-released text, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from langchain_core.messages import HumanMessage
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from agent.context import RunContext
+from agent.errors import UnknownCustomerError
+from agent.guards.normalise import validate_message
+from api.auth import Principal
+from api.deps import AppResources, CustomerDep, ResourcesDep
+from api.runs import RunRecord, RunSpec
+from api.sse import stream_response
+from api.threads import ThreadNotFoundError
+from api.widget_stream import WidgetAdapter
+
+router = APIRouter(prefix="/v1/chat", tags=["widget"])
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
+
+
+class ChatRequest(BaseModel):
+    """One customer message; ``thread_id`` continues a conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, max_length=20_000)
+    thread_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+async def _thread_for(thread_id: str | None, who: Principal, res: AppResources) -> str:
+    """An existing thread of this customer, or a new one bound to them."""
+    if thread_id is None:
+        thread_id = str(uuid.uuid4())
+        await res.threads.create(thread_id, who.tenant, who.customer_id, {"channel": "widget"})
+        return thread_id
+    record = await res.threads.find(thread_id, who.tenant)
+    if record is None or record["owner"] != who.customer_id:
+        raise ThreadNotFoundError(thread_id)
+    return thread_id
+
+
+def _opening(thread_id: str) -> Any:
+    def opening(run: RunRecord) -> tuple[str, dict[str, str]]:
+        return "status", {"text": "Thinking…", "run_id": run.run_id, "thread_id": thread_id}
+
+    return opening
+
+
+def _ending(run: RunRecord) -> list[tuple[str, Any]]:
+    return [("end", {"status": run.status})]
+
+
+def _stream_path(run_id: str) -> str:
+    return f"/v1/chat/runs/{run_id}/stream"
+
+
+@router.post("/stream", response_class=EventSourceResponse)
+async def chat_stream(
+    body: ChatRequest, who: CustomerDep, res: ResourcesDep
+) -> EventSourceResponse:
+    """Send a message and stream the answer.
+
+    Events: ``status``, ``token``, ``citation``, ``handoff``, ``error``, ``end``. The run
+    continues if the connection drops; rejoin with the run id and ``Last-Event-ID``.
+    """
+    validate_message(body.message, res.settings.max_input_chars)
+    if who.customer_id and await res.services.accounts.get_account(who.customer_id) is None:
+        raise UnknownCustomerError(who.customer_id)
+    thread_id = await _thread_for(body.thread_id, who, res)
+    context = RunContext(
+        services=res.services,
+        tenant=who.tenant,
+        customer_id=who.customer_id,
+        prompt_version=res.settings.prompt_version,
+    )
+    spec = RunSpec(
+        thread_id=thread_id,
+        graph_input={"messages": [HumanMessage(body.message)]},
+        context=context,
+        stream_modes=["updates", "custom"],
+        adapter=WidgetAdapter(),
+        finisher=_ending,
+        opening=_opening(thread_id),
+        strategy="enqueue",
+        metadata={"channel": "widget"},
+    )
+    run = await res.runs.start(spec)
+    await res.threads.touch(thread_id)
+    path = _stream_path(run.run_id)
+    return await stream_response(
+        res.runs.buffer, run.run_id, headers={"Location": path, "Content-Location": path}
+    )
+
+
+@router.get("/runs/{run_id}/stream", response_class=EventSourceResponse)
+async def chat_join(
+    run_id: str, who: CustomerDep, res: ResourcesDep, last_event_id: LastEventId = None
+) -> EventSourceResponse:
+    """Rejoin a run's stream; with ``Last-Event-ID`` only the missed events are replayed."""
+    run = res.runs.find(run_id)
+    await _thread_for(run.thread_id, who, res)
+    return await stream_response(res.runs.buffer, run_id, after=last_event_id)

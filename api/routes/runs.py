@@ -1,0 +1,205 @@
+"""Runs: stream, create, read, join, cancel — one run at a time per thread."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse, Response
+from langgraph.types import Command
+from sse_starlette import EventSourceResponse
+
+from agent.context import RunContext
+from api.auth import Principal
+from api.deps import AppResources, ResourcesDep, StaffDep
+from api.errors import error
+from api.lg_format import LangGraphAdapter, run_record
+from api.routes.assistants import resolve_assistant
+from api.routes.threads import thread_json
+from api.runs import RunRecord, RunSpec
+from api.schemas import SUPPORTED_MODES, RunCreate
+from api.sse import stream_response
+
+router = APIRouter(tags=["runs"])
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
+
+
+class BadRunRequest(Exception):
+    """A run request that cannot be served as asked (422)."""
+
+
+def graph_input(body: RunCreate) -> Any:
+    """``input`` or ``command`` (exactly one, or neither to continue from a checkpoint)."""
+    if body.input is not None and body.command is not None:
+        raise BadRunRequest("send either input or command, not both")
+    if body.command is not None:
+        cmd = body.command
+        return Command(resume=cmd.resume, update=cmd.update, goto=cmd.goto or ())
+    return body.input
+
+
+def run_context(body: RunCreate, who: Principal, res: AppResources) -> RunContext:
+    """Staff may run as any customer of their tenant (replay, testing) via ``context``."""
+    ctx = body.context or {}
+    customer = ctx.get("customer_id")
+    return RunContext(
+        services=res.services,
+        tenant=who.tenant,
+        customer_id=str(customer) if customer else None,
+        prompt_version=str(ctx.get("prompt_version") or res.settings.prompt_version),
+        model=str(ctx["model"]) if ctx.get("model") else None,
+    )
+
+
+async def ensure_thread(thread_id: str, body: RunCreate, who: Principal, res: AppResources) -> None:
+    """404 unless the thread exists or ``if_not_exists=create``."""
+    if await res.threads.find(thread_id, who.tenant) is None:
+        if body.if_not_exists != "create":
+            await res.threads.get(thread_id, who.tenant)
+        await res.threads.create(thread_id, who.tenant, None, {})
+
+
+async def start_run(
+    thread_id: str, body: RunCreate, who: Principal, res: AppResources
+) -> RunRecord:
+    """Validate the request and hand the run to the manager."""
+    if resolve_assistant(body.assistant_id) is None:
+        raise BadRunRequest(f"unknown assistant {body.assistant_id!r}")
+    unsupported = [m for m in body.modes() if m not in SUPPORTED_MODES]
+    if unsupported:
+        raise BadRunRequest(f"unsupported stream_mode {unsupported}; use {sorted(SUPPORTED_MODES)}")
+    await ensure_thread(thread_id, body, who, res)
+    adapter = LangGraphAdapter(body.modes())
+    spec = RunSpec(
+        thread_id=thread_id,
+        graph_input=graph_input(body),
+        context=run_context(body, who, res),
+        stream_modes=adapter.graph_modes,
+        adapter=adapter,
+        strategy=body.multitask_strategy,
+        assistant_id=resolve_assistant(body.assistant_id) or body.assistant_id,
+        metadata=body.metadata,
+        checkpoint_id=body.target_checkpoint(),
+        kwargs={"stream_mode": body.modes(), "context": body.context or {}},
+    )
+    run = await res.runs.start(spec)
+    await res.threads.touch(thread_id)
+    return run
+
+
+async def stream_run(
+    thread_id: str, body: RunCreate, who: Principal, res: AppResources
+) -> Response:
+    """Start a run and stream it; ``Location`` lets the SDK rejoin with ``Last-Event-ID``."""
+    try:
+        run = await start_run(thread_id, body, who, res)
+    except BadRunRequest as exc:
+        return error(422, "invalid_run", str(exc))
+    join = f"/threads/{thread_id}/runs/{run.run_id}/stream"
+
+    async def cancel() -> None:
+        await res.runs.cancel(run)
+
+    return await stream_response(
+        res.runs.buffer,
+        run.run_id,
+        headers={"Location": join, "Content-Location": f"/threads/{thread_id}/runs/{run.run_id}"},
+        on_disconnect=cancel if body.on_disconnect == "cancel" else None,
+    )
+
+
+@router.post("/threads/{thread_id}/runs/stream", response_class=EventSourceResponse)
+async def stream_thread_run(
+    thread_id: str, body: RunCreate, who: StaffDep, res: ResourcesDep
+) -> Response:
+    """Create a run on a thread and stream its events."""
+    return await stream_run(thread_id, body, who, res)
+
+
+@router.post("/runs/stream", response_class=EventSourceResponse)
+async def stream_stateless_run(body: RunCreate, who: StaffDep, res: ResourcesDep) -> Response:
+    """A run on a fresh thread (kept with ``on_completion=keep``, else marked for deletion)."""
+    body.if_not_exists = "create"
+    thread_id = str(uuid.uuid4())
+    await res.threads.create(
+        thread_id, who.tenant, None, {"stateless": True, "on_completion": body.on_completion}
+    )
+    return await stream_run(thread_id, body, who, res)
+
+
+@router.post("/threads/{thread_id}/runs", response_model=None)
+async def create_run(
+    thread_id: str, body: RunCreate, who: StaffDep, res: ResourcesDep
+) -> dict[str, Any] | Response:
+    """Create a background run; its events can be joined later."""
+    try:
+        run = await start_run(thread_id, body, who, res)
+    except BadRunRequest as exc:
+        return error(422, "invalid_run", str(exc))
+    path = f"/threads/{thread_id}/runs/{run.run_id}"
+    return JSONResponse(run_record(run), headers={"Content-Location": path})
+
+
+@router.get("/threads/{thread_id}/runs")
+async def list_runs(thread_id: str, who: StaffDep, res: ResourcesDep) -> list[dict[str, Any]]:
+    """Runs of a thread, newest first."""
+    await res.threads.get(thread_id, who.tenant)
+    return [run_record(r) for r in res.runs.of_thread(thread_id)]
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}")
+async def get_run(thread_id: str, run_id: str, who: StaffDep, res: ResourcesDep) -> dict[str, Any]:
+    """One run."""
+    await res.threads.get(thread_id, who.tenant)
+    return run_record(res.runs.get(thread_id, run_id))
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join")
+async def join_run(thread_id: str, run_id: str, who: StaffDep, res: ResourcesDep) -> dict[str, Any]:
+    """Wait for the run to finish; returns the thread's values."""
+    row = await res.threads.get(thread_id, who.tenant)
+    await res.runs.wait(res.runs.get(thread_id, run_id))
+    thread: dict[str, Any] = await thread_json(res, row)
+    values: dict[str, Any] = thread["values"]
+    return values
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_class=EventSourceResponse)
+async def join_stream(
+    thread_id: str,
+    run_id: str,
+    who: StaffDep,
+    res: ResourcesDep,
+    last_event_id: LastEventId = None,
+    cancel_on_disconnect: bool = False,
+) -> Response:
+    """Rejoin a run's stream: the events after ``Last-Event-ID``, then the live tail."""
+    await res.threads.get(thread_id, who.tenant)
+    run = res.runs.get(thread_id, run_id)
+
+    async def cancel() -> None:
+        await res.runs.cancel(run)
+
+    return await stream_response(
+        res.runs.buffer,
+        run_id,
+        after=last_event_id,
+        on_disconnect=cancel if cancel_on_disconnect else None,
+    )
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/cancel", status_code=202, response_model=None)
+async def cancel_run(
+    thread_id: str,
+    run_id: str,
+    who: StaffDep,
+    res: ResourcesDep,
+    wait: bool = False,
+    action: Annotated[str, Query(pattern="^(interrupt|rollback)$")] = "interrupt",
+) -> Response:
+    """Interrupt (keep progress) or roll back (discard the run) a pending or running run."""
+    await res.threads.get(thread_id, who.tenant)
+    run = res.runs.get(thread_id, run_id)
+    await res.runs.cancel(run, rollback=action == "rollback")
+    return Response(status_code=200 if wait else 202)

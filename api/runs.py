@@ -1,0 +1,223 @@
+"""Run lifecycle: one run at a time per thread, multitask strategies, buffered events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import StreamMode
+
+from agent.assistant import Graph
+from agent.context import RunContext
+from api.db import utcnow
+from api.events import EventBuffer
+from api.serde import dumps
+
+logger = logging.getLogger(__name__)
+
+RunStatus = Literal["pending", "running", "success", "error", "interrupted", "timeout"]
+Strategy = Literal["reject", "enqueue", "interrupt", "rollback"]
+Adapter = Callable[[str, Any], list[tuple[str, Any]]]
+Finisher = Callable[["RunRecord"], list[tuple[str, Any]]]
+
+
+class BusyThreadError(Exception):
+    """``multitask_strategy=reject`` and the thread already has a run in flight."""
+
+
+class RunNotFoundError(LookupError):
+    """No such run on this thread."""
+
+
+@dataclass
+class RunSpec:
+    """Everything needed to execute a run, decided by the route handler."""
+
+    thread_id: str
+    graph_input: Any
+    context: RunContext
+    stream_modes: list[StreamMode]
+    adapter: Adapter
+    finisher: Finisher | None = None
+    opening: Callable[[RunRecord], tuple[str, Any]] | None = None
+    """First event; LangGraph clients expect ``metadata`` with the run id."""
+    strategy: Strategy = "reject"
+    assistant_id: str = "support"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    checkpoint_id: str | None = None
+
+
+@dataclass
+class RunRecord:
+    """A run as the API reports it."""
+
+    run_id: str
+    thread_id: str
+    assistant_id: str
+    status: RunStatus
+    metadata: dict[str, Any]
+    kwargs: dict[str, Any]
+    multitask_strategy: Strategy
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    error: str | None = None
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    start_checkpoint: str | None = None
+    rolled_back: bool = False
+
+    @property
+    def active(self) -> bool:
+        """Pending or running."""
+        return self.status in ("pending", "running")
+
+
+class RunManager:
+    """Executes runs as background tasks so a client disconnect never stops a run."""
+
+    def __init__(self, graph: Graph, buffer: EventBuffer) -> None:
+        self.graph = graph
+        self.buffer = buffer
+        self._runs: dict[str, RunRecord] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def get(self, thread_id: str, run_id: str) -> RunRecord:
+        """A run of a thread; ``RunNotFoundError`` otherwise."""
+        run = self._runs.get(run_id)
+        if run is None or run.thread_id != thread_id or run.rolled_back:
+            raise RunNotFoundError(run_id)
+        return run
+
+    def find(self, run_id: str) -> RunRecord:
+        """A run by id alone (callers check the thread's visibility)."""
+        run = self._runs.get(run_id)
+        if run is None or run.rolled_back:
+            raise RunNotFoundError(run_id)
+        return run
+
+    async def shutdown(self) -> None:
+        """Cancel what is still running (process exit)."""
+        for run in [r for r in self._runs.values() if r.active]:
+            await self.cancel(run)
+
+    def of_thread(self, thread_id: str) -> list[RunRecord]:
+        """Runs of a thread, newest first."""
+        found = [r for r in self._runs.values() if r.thread_id == thread_id and not r.rolled_back]
+        return sorted(found, key=lambda r: r.created_at, reverse=True)
+
+    def active_runs(self, thread_id: str) -> list[RunRecord]:
+        """Runs of the thread still pending or running."""
+        return [r for r in self.of_thread(thread_id) if r.active]
+
+    async def start(self, spec: RunSpec) -> RunRecord:
+        """Apply the multitask strategy, then schedule the run; metadata is the first event."""
+        active = self.active_runs(spec.thread_id)
+        if active and spec.strategy == "reject":
+            raise BusyThreadError(spec.thread_id)
+        if active and spec.strategy in ("interrupt", "rollback"):
+            for run in active:
+                await self.cancel(run, rollback=spec.strategy == "rollback")
+            if spec.strategy == "rollback":
+                spec.checkpoint_id = await self._rollback_target(active[-1])
+        record = RunRecord(
+            run_id=str(uuid.uuid4()),
+            thread_id=spec.thread_id,
+            assistant_id=spec.assistant_id,
+            status="pending",
+            metadata=spec.metadata,
+            kwargs=spec.kwargs,
+            multitask_strategy=spec.strategy,
+        )
+        self._runs[record.run_id] = record
+        await self.buffer.open(record.run_id)
+        event, data = (
+            spec.opening(record)
+            if spec.opening
+            else ("metadata", {"run_id": record.run_id, "attempt": 1})
+        )
+        await self.buffer.publish(record.run_id, event, dumps(data))
+        record.task = asyncio.create_task(self._execute(record, spec), name=f"run-{record.run_id}")
+        return record
+
+    async def _rollback_target(self, cancelled: RunRecord) -> str | None:
+        if cancelled.start_checkpoint is None:
+            checkpointer = self.graph.checkpointer
+            if checkpointer is not None and not isinstance(checkpointer, bool):
+                await checkpointer.adelete_thread(cancelled.thread_id)
+        return cancelled.start_checkpoint
+
+    async def cancel(self, run: RunRecord, *, rollback: bool = False) -> None:
+        """Stop a run; with ``rollback`` it disappears and its work is discarded."""
+        if run.task is not None and not run.task.done():
+            run.task.cancel()
+            await asyncio.gather(run.task, return_exceptions=True)
+        if run.status in ("pending", "running"):
+            self._finish(run, "interrupted")
+        run.rolled_back = rollback
+
+    async def wait(self, run: RunRecord) -> None:
+        """Block until the run has finished."""
+        if run.task is not None:
+            await asyncio.gather(asyncio.shield(run.task), return_exceptions=True)
+
+    def _finish(self, run: RunRecord, status: RunStatus, error: str | None = None) -> None:
+        run.status = status
+        run.error = error
+        run.updated_at = utcnow()
+
+    def _config(self, spec: RunSpec) -> RunnableConfig:
+        configurable: dict[str, Any] = {"thread_id": spec.thread_id}
+        if spec.checkpoint_id:
+            configurable["checkpoint_id"] = spec.checkpoint_id
+        return {"configurable": configurable}
+
+    async def _execute(self, run: RunRecord, spec: RunSpec) -> None:
+        lock = self._locks.setdefault(spec.thread_id, asyncio.Lock())
+        try:
+            async with lock:
+                run.status = "running"
+                current = await self.graph.aget_state(
+                    {"configurable": {"thread_id": spec.thread_id}}
+                )
+                run.start_checkpoint = (
+                    (current.config or {}).get("configurable", {}).get("checkpoint_id")
+                )
+                await self._stream(run, spec)
+                self._finish(run, "success")
+        except asyncio.CancelledError:
+            self._finish(run, "interrupted")
+            raise
+        except Exception as exc:  # a failed run reports a generic error, details go to logs
+            logger.exception("run failed run_id=%s error=%s", run.run_id, type(exc).__name__)
+            self._finish(run, "error", type(exc).__name__)
+            await self.buffer.publish(
+                run.run_id,
+                "error",
+                dumps({"error": "internal_error", "message": "The run failed."}),
+            )
+        finally:
+            await self._close(run, spec)
+
+    async def _stream(self, run: RunRecord, spec: RunSpec) -> None:
+        async for mode, chunk in self.graph.astream(
+            spec.graph_input,
+            self._config(spec),
+            context=spec.context,
+            stream_mode=spec.stream_modes,
+        ):
+            for event, data in spec.adapter(mode, chunk):
+                await self.buffer.publish(run.run_id, event, dumps(data))
+
+    async def _close(self, run: RunRecord, spec: RunSpec) -> None:
+        try:
+            if spec.finisher is not None:
+                for event, data in spec.finisher(run):
+                    await self.buffer.publish(run.run_id, event, dumps(data))
+        finally:
+            await self.buffer.close(run.run_id)
