@@ -204,3 +204,74 @@ def ingest(
         )
 
     _run(main)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8123,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API, the chat widget and the demo page."""
+    import uvicorn
+
+    settings = _settings()
+    err.print(
+        f"SupportFlow on http://{host}:{port} (demo page: {'on' if settings.demo else 'off'})"
+    )
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[
+        str, typer.Option(help="customer (publishable widget key), agent, engineer or admin.")
+    ],
+    tenant: Annotated[str | None, typer.Option(help="Tenant the key belongs to.")] = None,
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from api.auth import ROLES, KeyStore
+    from api.db import open_engine
+
+    if role not in ROLES:
+        err.print(f"[red]error:[/red] role must be one of {', '.join(ROLES)}")
+        raise typer.Exit(2)
+
+    async def main() -> str:
+        settings = _settings()
+        engine = await open_engine(settings.app_db_url)
+        try:
+            return await KeyStore(engine).create(role, tenant or settings.tenant, name)
+        finally:
+            await engine.dispose()
+
+    typer.echo(_run(main))
+
+
+@app.command()
+def token(
+    customer: Annotated[str, typer.Option(help="Customer id the token binds.")],
+    ttl: Annotated[int, typer.Option(min=60, max=3600, help="Lifetime in seconds.")] = 900,
+    tenant: Annotated[str | None, typer.Option(help="Tenant.")] = None,
+) -> None:
+    """Mint a short-lived end-user token for the widget (what your backend would do)."""
+    from api.app import token_secret
+    from api.auth import mint_end_user_token
+
+    settings = _settings()
+    typer.echo(
+        mint_end_user_token(token_secret(settings), tenant or settings.tenant, customer, ttl)
+    )

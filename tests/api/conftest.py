@@ -1,0 +1,112 @@
+"""App under test over ASGI (lifespan included), keys for every role, SSE helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agent.services import Services
+from agent.settings import Settings
+from api.app import create_app, token_secret
+from api.auth import KeyStore, Role, mint_end_user_token
+from api.db import open_engine
+from tests.conftest import make_settings
+
+JAMES = "james_li_5688"
+NOAH = "noah_brown_6181"
+
+
+@dataclass
+class Api:
+    """A client plus the credentials tests need."""
+
+    client: httpx.AsyncClient
+    settings: Settings
+    keys: dict[str, str]
+    secret: str
+
+    def headers(self, role: str | None, customer: str | None = None) -> dict[str, str]:
+        """Auth headers for a role (``None``: no credentials); customers may carry a token."""
+        out: dict[str, str] = {}
+        if role is not None:
+            out["x-api-key"] = self.keys[role]
+        if customer is not None:
+            token = mint_end_user_token(self.secret, self.settings.tenant, customer)
+            out["authorization"] = f"Bearer {token}"
+        return out
+
+
+async def _keys(engine: AsyncEngine, tenant: str) -> dict[str, str]:
+    store = KeyStore(engine)
+    roles: tuple[Role, ...] = ("customer", "agent", "engineer", "admin")
+    keys = {role: await store.create(role, tenant, f"test {role}") for role in roles}
+    keys["other_tenant"] = await store.create("engineer", "acme", "other tenant")
+    return keys
+
+
+@pytest.fixture
+async def api(services: Services, tmp_path: Path) -> AsyncIterator[Api]:
+    settings = make_settings(tmp_path, max_body_bytes=4096)
+    app = create_app(settings, services)
+    engine = await open_engine(settings.app_db_url)
+    keys = await _keys(engine, settings.tenant)
+    await engine.dispose()
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Api(client, settings, keys, token_secret(settings))
+
+
+@dataclass
+class Sse:
+    """One parsed SSE event."""
+
+    id: str | None
+    event: str
+    data: Any
+    raw: str
+
+
+def parse_sse(text: str) -> list[Sse]:
+    """Parse a complete SSE body (comments and pings skipped)."""
+    events = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.split("\n"):
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(":")
+            fields[name] = value[1:] if value.startswith(" ") else value
+        if "event" in fields or "data" in fields:
+            data = json.loads(fields["data"]) if fields.get("data") else None
+            events.append(Sse(fields.get("id"), fields.get("event", "message"), data, block + "\n\n"))
+    return events
+
+
+async def read_events(
+    client: httpx.AsyncClient, method: str, url: str, *, stop_after: int | None = None, **kwargs: Any
+) -> tuple[httpx.Response, list[Sse]]:
+    """Stream a response; with ``stop_after`` the connection is dropped after that many events."""
+    events: list[Sse] = []
+    buffer = ""
+    async with client.stream(method, url, **kwargs) as response:
+        if response.status_code != 200:
+            await response.aread()
+            return response, []
+        async for chunk in response.aiter_text():
+            buffer += chunk
+            while "\n\n" in buffer:
+                block, buffer = buffer.split("\n\n", 1)
+                parsed = parse_sse(block + "\n\n")
+                events.extend(parsed)
+                if stop_after is not None and len(events) >= stop_after:
+                    return response, events
+    return response, events
