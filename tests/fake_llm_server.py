@@ -46,8 +46,13 @@ def structured_reply(body: dict[str, Any]) -> dict[str, Any]:
 
 def _chunk(content: str | None, finish: str | None = None) -> bytes:
     delta = {} if content is None else {"content": content}
-    payload = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
-               "model": "fake", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    payload = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return f"data: {json.dumps(payload)}\n\n".encode()
 
 
@@ -71,9 +76,21 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(self.server.ttft)
         if body.get("response_format"):
             content = json.dumps(structured_reply(body))
-            self._json({"id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
-                        "model": "fake", "choices": [{"index": 0, "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": content}}]})
+            self._json(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": "fake",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": content},
+                        }
+                    ],
+                }
+            )
             return
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")

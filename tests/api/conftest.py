@@ -87,12 +87,19 @@ def parse_sse(text: str) -> list[Sse]:
             fields[name] = value[1:] if value.startswith(" ") else value
         if "event" in fields or "data" in fields:
             data = json.loads(fields["data"]) if fields.get("data") else None
-            events.append(Sse(fields.get("id"), fields.get("event", "message"), data, block + "\n\n"))
+            events.append(
+                Sse(fields.get("id"), fields.get("event", "message"), data, block + "\n\n")
+            )
     return events
 
 
 async def read_events(
-    client: httpx.AsyncClient, method: str, url: str, *, stop_after: int | None = None, **kwargs: Any
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    stop_after: int | None = None,
+    **kwargs: Any,
 ) -> tuple[httpx.Response, list[Sse]]:
     """Stream a response; with ``stop_after`` the connection is dropped after that many events."""
     events: list[Sse] = []

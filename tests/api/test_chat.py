@@ -9,12 +9,19 @@ from tests.api.conftest import JAMES, NOAH, Api, Sse, read_events
 
 
 async def chat(
-    api: Api, message: str, customer: str | None = JAMES, stop_after: int | None = None,
+    api: Api,
+    message: str,
+    customer: str | None = JAMES,
+    stop_after: int | None = None,
     **extra: object,
 ) -> tuple[httpx.Response, list[Sse]]:
     body = {"message": message, **extra}
     return await read_events(
-        api.client, "POST", "/v1/chat/stream", json=body, headers=api.headers("customer", customer),
+        api.client,
+        "POST",
+        "/v1/chat/stream",
+        json=body,
+        headers=api.headers("customer", customer),
         stop_after=stop_after,
     )
 
@@ -23,15 +30,20 @@ async def test_widget_stream_vocabulary(api: Api) -> None:
     response, events = await chat(api, "How do I return an item?")
     assert response.status_code == 200
     kinds = [e.event for e in events]
-    assert kinds[0] == "status" and events[0].data["run_id"] and events[0].data["thread_id"]
-    assert kinds[-1] == "end" and events[-1].data == {"status": "success"}
+    assert kinds[0] == "status"
+    assert events[0].data["run_id"]
+    assert events[0].data["thread_id"]
+    assert kinds[-1] == "end"
+    assert events[-1].data == {"status": "success"}
     assert set(kinds) <= {"status", "token", "citation", "handoff", "error", "end"}
     assert "citation" in kinds
     text = "".join(e.data["t"] for e in events if e.event == "token")
     assert "return" in text.lower()
     ids = [int(e.id) for e in events if e.id]
     assert ids == list(range(1, len(events) + 1))
-    assert response.headers["content-location"] == f"/v1/chat/runs/{events[0].data['run_id']}/stream"
+    assert (
+        response.headers["content-location"] == f"/v1/chat/runs/{events[0].data['run_id']}/stream"
+    )
 
 
 async def test_token_framing_is_lean(api: Api) -> None:
@@ -66,7 +78,9 @@ async def test_resume_after_a_cut_loses_and_repeats_nothing(api: Api) -> None:
         _, head = await chat(api, "How do gift cards work?", stop_after=cut)
         run_id = head[0].data["run_id"]
         _, tail = await read_events(
-            api.client, "GET", f"/v1/chat/runs/{run_id}/stream",
+            api.client,
+            "GET",
+            f"/v1/chat/runs/{run_id}/stream",
             headers={**api.headers("customer", JAMES), "Last-Event-ID": head[-1].id or ""},
         )
         ids = [e.id for e in head + tail]
@@ -103,16 +117,21 @@ async def test_thread_continues_for_its_owner_only(api: Api) -> None:
         ({"message": "x" * 5000}, 413, "body_too_large"),
     ],
 )
-async def test_bad_chat_requests_are_typed(api: Api, body: dict[str, object], status: int, code: str) -> None:
-    response = await api.client.post("/v1/chat/stream", json=body, headers=api.headers("customer", JAMES))
+async def test_bad_chat_requests_are_typed(
+    api: Api, body: dict[str, object], status: int, code: str
+) -> None:
+    response = await api.client.post(
+        "/v1/chat/stream", json=body, headers=api.headers("customer", JAMES)
+    )
     assert response.status_code == status
     assert response.json()["code"] == code
 
 
 async def test_malformed_json_and_bad_event_ids(api: Api) -> None:
     response = await api.client.post(
-        "/v1/chat/stream", content=b"{not json", headers={**api.headers("customer", JAMES),
-                                                           "content-type": "application/json"}
+        "/v1/chat/stream",
+        content=b"{not json",
+        headers={**api.headers("customer", JAMES), "content-type": "application/json"},
     )
     assert response.status_code == 422
     _, events = await chat(api, "How do I return an item?")
@@ -124,23 +143,38 @@ async def test_malformed_json_and_bad_event_ids(api: Api) -> None:
         )
         assert response.status_code == 400
         assert response.json()["code"] == "invalid_last_event_id"
-    response = await api.client.get("/v1/chat/runs/nope/stream", headers=api.headers("customer", JAMES))
+    response = await api.client.get(
+        "/v1/chat/runs/nope/stream", headers=api.headers("customer", JAMES)
+    )
     assert response.status_code == 404
 
 
 async def test_tokens_are_checked(api: Api) -> None:
     import jwt
 
-    expired = jwt.encode({"sub": JAMES, "tenant": "demo", "aud": "supportflow-widget", "exp": 1},
-                         api.secret, algorithm="HS256")
-    forged = jwt.encode({"sub": JAMES, "tenant": "demo", "aud": "supportflow-widget",
-                         "exp": 4102444800}, "not-the-secret-but-long-enough-000000", algorithm="HS256")
-    other_tenant = jwt.encode({"sub": JAMES, "tenant": "acme", "aud": "supportflow-widget",
-                               "exp": 4102444800}, api.secret, algorithm="HS256")
-    for token, status, code in ((expired, 401, "token_expired"), (forged, 401, "token_invalid"),
-                                (other_tenant, 403, "tenant_mismatch")):
+    expired = jwt.encode(
+        {"sub": JAMES, "tenant": "demo", "aud": "supportflow-widget", "exp": 1},
+        api.secret,
+        algorithm="HS256",
+    )
+    forged = jwt.encode(
+        {"sub": JAMES, "tenant": "demo", "aud": "supportflow-widget", "exp": 4102444800},
+        "not-the-secret-but-long-enough-000000",
+        algorithm="HS256",
+    )
+    other_tenant = jwt.encode(
+        {"sub": JAMES, "tenant": "acme", "aud": "supportflow-widget", "exp": 4102444800},
+        api.secret,
+        algorithm="HS256",
+    )
+    for token, status, code in (
+        (expired, 401, "token_expired"),
+        (forged, 401, "token_invalid"),
+        (other_tenant, 403, "tenant_mismatch"),
+    ):
         response = await api.client.post(
-            "/v1/chat/stream", json={"message": "hi"},
+            "/v1/chat/stream",
+            json={"message": "hi"},
             headers={"x-api-key": api.keys["customer"], "authorization": f"Bearer {token}"},
         )
         assert response.status_code == status

@@ -1,0 +1,113 @@
+"""Every route × every role: the right callers get through, everyone else gets 401/403 JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from tests.api.conftest import JAMES, Api
+from tests.conftest import make_settings
+
+PUBLIC: frozenset[str] = frozenset()
+CUSTOMER = frozenset({"customer"})
+STAFF = frozenset({"agent", "engineer", "admin"})
+RUN_BODY = {"assistant_id": "support", "input": {"messages": [{"role": "user", "content": "hi"}]}}
+
+# (method, path template, body, roles allowed); {tid}/{rid} are filled with real ids.
+MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
+    ("GET", "/healthz", None, PUBLIC),
+    ("GET", "/readyz", None, PUBLIC),
+    ("GET", "/", None, PUBLIC),
+    ("GET", "/widget.js", None, PUBLIC),
+    ("GET", "/widget.css", None, PUBLIC),
+    ("POST", "/v1/chat/stream", {"message": "hi"}, CUSTOMER),
+    ("GET", "/v1/chat/runs/{rid}/stream", None, CUSTOMER),
+    ("POST", "/assistants/search", {}, STAFF),
+    ("GET", "/assistants/support", None, STAFF),
+    ("GET", "/assistants/support/graph", None, STAFF),
+    ("POST", "/threads", {}, STAFF),
+    ("POST", "/threads/search", {}, STAFF),
+    ("GET", "/threads/{tid}", None, STAFF),
+    ("GET", "/threads/{tid}/state", None, STAFF),
+    ("GET", "/threads/{tid}/state/{cid}", None, STAFF),
+    ("POST", "/threads/{tid}/state", {"values": {}, "as_node": "respond"}, STAFF),
+    ("POST", "/threads/{tid}/history", {}, STAFF),
+    ("POST", "/threads/{tid}/runs/stream", RUN_BODY, STAFF),
+    ("POST", "/runs/stream", RUN_BODY, STAFF),
+    ("POST", "/threads/{tid}/runs", RUN_BODY, STAFF),
+    ("GET", "/threads/{tid}/runs", None, STAFF),
+    ("GET", "/threads/{tid}/runs/{rid}", None, STAFF),
+    ("GET", "/threads/{tid}/runs/{rid}/join", None, STAFF),
+    ("GET", "/threads/{tid}/runs/{rid}/stream", None, STAFF),
+    ("POST", "/threads/{tid}/runs/{rid}/cancel", None, STAFF),
+]
+CALLERS = ["none", "invalid", "customer", "agent", "engineer", "admin"]
+
+
+def test_matrix_covers_every_route(tmp_path: Any) -> None:
+    app = create_app(make_settings(tmp_path))
+    declared = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    covered = {
+        (
+            m,
+            p.replace("{tid}", "{thread_id}")
+            .replace("{rid}", "{run_id}")
+            .replace("{cid}", "{checkpoint_id}")
+            .replace("/support", "/{assistant_id}"),
+        )
+        for m, p, _, _ in MATRIX
+    }
+    assert declared <= covered, declared - covered
+
+
+async def _ids(api: Api) -> dict[str, str]:
+    staff = api.headers("engineer")
+    thread = (await api.client.post("/threads", json={}, headers=staff)).json()["thread_id"]
+    run = (await api.client.post(f"/threads/{thread}/runs", json=RUN_BODY, headers=staff)).json()
+    await api.client.get(f"/threads/{thread}/runs/{run['run_id']}/join", headers=staff)
+    state = (await api.client.get(f"/threads/{thread}/state", headers=staff)).json()
+    return {"tid": thread, "rid": run["run_id"], "cid": state["checkpoint"]["checkpoint_id"]}
+
+
+def _headers(api: Api, caller: str) -> dict[str, str]:
+    if caller == "none":
+        return {}
+    if caller == "invalid":
+        return {"x-api-key": "sfk_not-a-real-key"}
+    return api.headers(caller, JAMES if caller == "customer" else None)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "allowed"), MATRIX, ids=[f"{m} {p}" for m, p, _, _ in MATRIX]
+)
+async def test_route_roles(
+    api: Api, method: str, path: str, body: Any, allowed: frozenset[str]
+) -> None:
+    ids = await _ids(api)
+    url = path.format(**ids)
+    for caller in CALLERS:
+        response = await api.client.request(method, url, json=body, headers=_headers(api, caller))
+        status = response.status_code
+        if not allowed or caller in allowed:
+            assert status not in (401, 403), (caller, status, response.text[:200])
+        elif caller in ("none", "invalid"):
+            assert status == 401, (caller, status)
+            assert response.json()["code"] in {"missing_credentials", "invalid_api_key"}
+        else:
+            assert status == 403, (caller, status)
+            assert response.json()["code"] == "forbidden"
+
+
+async def test_tenants_are_isolated(api: Api) -> None:
+    ids = await _ids(api)
+    other = {"x-api-key": api.keys["other_tenant"]}
+    response = await api.client.get(f"/threads/{ids['tid']}", headers=other)
+    assert response.status_code == 404
+    found = (await api.client.post("/threads/search", json={}, headers=other)).json()
+    assert found == []
