@@ -47,7 +47,7 @@ class Api:
 async def _keys(engine: AsyncEngine, tenant: str) -> dict[str, str]:
     store = KeyStore(engine)
     roles: tuple[Role, ...] = ("customer", "agent", "engineer", "admin")
-    keys = {role: await store.create(role, tenant, f"test {role}") for role in roles}
+    keys: dict[str, str] = {r: await store.create(r, tenant, f"test {r}") for r in roles}
     keys["other_tenant"] = await store.create("engineer", "acme", "other tenant")
     return keys
 
