@@ -47,15 +47,20 @@ def thread_state(snapshot: StateSnapshot) -> dict[str, Any]:
         }
         for t in snapshot.tasks
     ]
+    checkpoint = checkpoint_of(snapshot.config)
+    parent = checkpoint_of(snapshot.parent_config)
     return {
         "values": to_jsonable(snapshot.values),
         "next": list(snapshot.next),
         "tasks": tasks,
         "metadata": to_jsonable(snapshot.metadata or {}),
         "created_at": snapshot.created_at,
-        "checkpoint": checkpoint_of(snapshot.config),
-        "parent_checkpoint": checkpoint_of(snapshot.parent_config),
+        "checkpoint": checkpoint,
+        "parent_checkpoint": parent,
         "interrupts": interrupts_of(snapshot),
+        # Deprecated top-level copies that SDK clients still read.
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
+        "parent_checkpoint_id": parent["checkpoint_id"] if parent else None,
     }
 
 
@@ -99,12 +104,17 @@ def run_record(run: RunRecord) -> dict[str, Any]:
 
 
 class LangGraphAdapter:
-    """Graph ``(mode, chunk)`` → SSE ``(event, data)`` for the modes the client asked for."""
+    """Graph ``(mode, chunk)`` → SSE ``(event, data)`` for the modes the client asked for.
+
+    Interrupts surface the way LangGraph's server sends them: inside ``updates`` and, when
+    ``values`` was requested, as the last values plus ``__interrupt__``.
+    """
 
     def __init__(self, requested: list[str]) -> None:
         self._events = {
             GRAPH_MODE[m]: ("messages" if m == "messages-tuple" else m) for m in requested
         }
+        self._last_values: dict[str, Any] = {}
 
     @property
     def graph_modes(self) -> list[StreamMode]:
@@ -113,9 +123,15 @@ class LangGraphAdapter:
         return list(dict.fromkeys(modes))
 
     def __call__(self, mode: str, chunk: Any) -> list[tuple[str, Any]]:
-        """Drop modes that were not requested, except interrupts, which always surface."""
+        """Events for one chunk; modes that were not requested are dropped."""
+        if mode == "values" and isinstance(chunk, dict):
+            self._last_values = chunk
+        interrupt = mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk
+        events: list[tuple[str, Any]] = []
         if mode in self._events:
-            return [(self._events[mode], chunk)]
-        if mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk:
-            return [("updates", {"__interrupt__": chunk["__interrupt__"]})]
-        return []
+            events.append((self._events[mode], chunk))
+        if interrupt and "values" in self._events:
+            events.append(
+                ("values", {**self._last_values, "__interrupt__": chunk["__interrupt__"]})
+            )
+        return events

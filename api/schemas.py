@@ -69,9 +69,24 @@ class HistoryQuery(_Lenient):
     """``POST /threads/{id}/history``."""
 
     limit: int = Field(default=10, ge=1, le=1000)
-    before: str | CheckpointRef | None = None
+    before: str | dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: CheckpointRef | None = None
+
+    def before_id(self) -> str | None:
+        """``before`` as a checkpoint id, from a string, a Checkpoint or ``{"configurable":…}``."""
+        if self.before is None or isinstance(self.before, str):
+            return self.before
+        source = self.before.get("configurable", self.before)
+        value = source.get("checkpoint_id") if isinstance(source, dict) else None
+        return str(value) if value else None
+
+
+class StateAtCheckpoint(_Lenient):
+    """``POST /threads/{id}/state/checkpoint`` (what RemoteGraph uses for ``get_state``)."""
+
+    checkpoint: CheckpointRef = Field(default_factory=CheckpointRef)
+    subgraphs: bool = False
 
 
 class CommandBody(_Lenient):
@@ -94,7 +109,7 @@ class RunCreate(_Lenient):
     context: dict[str, Any] | None = None
     checkpoint: CheckpointRef | None = None
     checkpoint_id: str | None = None
-    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = "reject"
+    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = "enqueue"
     if_not_exists: Literal["reject", "create"] = "reject"
     on_disconnect: Literal["cancel", "continue"] = "continue"
     on_completion: Literal["delete", "keep"] = "delete"

@@ -15,8 +15,8 @@ from api.errors import error
 router = APIRouter(prefix="/assistants", tags=["assistants"])
 
 GRAPH_ID = "support"
-# LangGraph's server derives system assistant ids as uuid5(NAMESPACE_DNS, graph_id).
-ASSISTANT_ID = str(uuid.uuid5(uuid.NAMESPACE_DNS, GRAPH_ID))
+# LangGraph's server derives system assistant ids as uuid5(NAMESPACE_URL, graph_id).
+ASSISTANT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, GRAPH_ID))
 _CREATED = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
 
 
@@ -26,7 +26,7 @@ def assistant_record() -> dict[str, Any]:
         "assistant_id": ASSISTANT_ID,
         "graph_id": GRAPH_ID,
         "name": GRAPH_ID,
-        "description": "Guarded customer-support graph",
+        "description": None,
         "config": {},
         "context": {},
         "metadata": {"created_by": "system"},

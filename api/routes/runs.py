@@ -173,6 +173,7 @@ async def join_stream(
     res: ResourcesDep,
     last_event_id: LastEventId = None,
     cancel_on_disconnect: bool = False,
+    stream_mode: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
 ) -> Response:
     """Rejoin a run's stream: the events after ``Last-Event-ID``, then the live tail."""
     await res.threads.get(thread_id, who.tenant)
@@ -201,5 +202,9 @@ async def cancel_run(
     """Interrupt (keep progress) or roll back (discard the run) a pending or running run."""
     await res.threads.get(thread_id, who.tenant)
     run = res.runs.get(thread_id, run_id)
+    if not run.active:
+        return error(404, "run_not_active", "no matching runs to cancel: the run has finished")
     await res.runs.cancel(run, rollback=action == "rollback")
-    return Response(status_code=200 if wait else 202)
+    if wait:
+        return JSONResponse({})
+    return Response(status_code=202)

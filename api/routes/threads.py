@@ -11,7 +11,13 @@ from langchain_core.runnables import RunnableConfig
 
 from api.deps import AppResources, ResourcesDep, StaffDep
 from api.lg_format import checkpoint_of, thread_record, thread_state
-from api.schemas import HistoryQuery, StateUpdate, ThreadCreate, ThreadSearch
+from api.schemas import (
+    HistoryQuery,
+    StateAtCheckpoint,
+    StateUpdate,
+    ThreadCreate,
+    ThreadSearch,
+)
 from api.threads import ThreadExistsError
 
 router = APIRouter(prefix="/threads", tags=["threads"])
@@ -83,6 +89,16 @@ async def get_state_at(
     return thread_state(snapshot)
 
 
+@router.post("/{thread_id}/state/checkpoint", response_model=None)
+async def get_state_by_checkpoint(
+    thread_id: str, body: StateAtCheckpoint, who: StaffDep, res: ResourcesDep
+) -> dict[str, Any] | JSONResponse:
+    """The ``ThreadState`` at ``checkpoint`` (latest when it names no checkpoint id)."""
+    if body.checkpoint.checkpoint_id:
+        return await get_state_at(thread_id, body.checkpoint.checkpoint_id, who, res)
+    return await get_state(thread_id, who, res)
+
+
 @router.post("/{thread_id}/state", response_model=None)
 async def update_state(
     thread_id: str, body: StateUpdate, who: StaffDep, res: ResourcesDep
@@ -101,7 +117,12 @@ async def update_state(
             {"detail": f"cannot update state: {type(exc).__name__}", "code": "invalid_update"}, 422
         )
     await res.threads.touch(thread_id)
-    return {"checkpoint": checkpoint_of(config)}
+    checkpoint = checkpoint_of(config)
+    return {
+        "checkpoint": checkpoint,
+        "configurable": checkpoint,
+        "checkpoint_id": checkpoint["checkpoint_id"] if checkpoint else None,
+    }
 
 
 @router.post("/{thread_id}/history")
@@ -111,11 +132,7 @@ async def history(
     """Past states, newest first."""
     await res.threads.get(thread_id, who.tenant)
     body = body or HistoryQuery()
-    before = (
-        body.before
-        if isinstance(body.before, str)
-        else (body.before.checkpoint_id if body.before else None)
-    )
+    before = body.before_id()
     start = body.checkpoint.checkpoint_id if body.checkpoint else None
     states = []
     async for snapshot in res.runs.graph.aget_state_history(

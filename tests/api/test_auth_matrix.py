@@ -33,6 +33,7 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("GET", "/threads/{tid}/state", None, STAFF),
     ("GET", "/threads/{tid}/state/{cid}", None, STAFF),
     ("POST", "/threads/{tid}/state", {"values": {}, "as_node": "respond"}, STAFF),
+    ("POST", "/threads/{tid}/state/checkpoint", {"checkpoint": {}}, STAFF),
     ("POST", "/threads/{tid}/history", {}, STAFF),
     ("POST", "/threads/{tid}/runs/stream", RUN_BODY, STAFF),
     ("POST", "/runs/stream", RUN_BODY, STAFF),

@@ -1,0 +1,93 @@
+"""Start ``supportflow serve`` as a real process on a free loopback port, and stop it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT_S = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cli_path() -> str:
+    return shutil.which("supportflow") or f"{Path(sys.executable).parent}/supportflow"
+
+
+def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTFLOW_")}
+    return env | {"SUPPORTFLOW_DATA_DIR": str(data_dir), **extra}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    env: dict[str, str]
+
+    def create_key(self, role: str) -> str:
+        out = subprocess.run(
+            [cli_path(), "keys", "create", "--role", role],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return out.stdout.strip()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll /healthz until the server answers (bounded; the first start builds the KB)."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("server did not become ready")
+
+
+@contextmanager
+def live_server(data_dir: Path, **env: str) -> Iterator[LiveServer]:
+    port = free_port()
+    full_env = clean_env(data_dir, **env)
+    log = (data_dir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [cli_path(), "serve", "--port", str(port)],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield LiveServer(url, process, full_env)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
