@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 from langgraph.pregel.remote import RemoteGraph
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
@@ -16,7 +17,7 @@ from tests.fake_llm_server import FakeLLMServer
 from tests.integration.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.integration
-QUESTION = {"messages": [{"role": "user", "content": "How do I return an item?"}]}
+QUESTION: dict[str, Any] = {"messages": [{"role": "user", "content": "How do I return an item?"}]}
 
 
 @pytest.fixture(scope="module")
@@ -124,12 +125,16 @@ async def test_state_history_and_fork(client: LangGraphClient) -> None:
     old = await client.threads.get_state(
         thread_id, checkpoint_id=state["checkpoint"]["checkpoint_id"]
     )
-    assert len(old["values"]["messages"]) == 2
+    old_values = old["values"]
+    assert isinstance(old_values, dict)
+    assert len(old_values["messages"]) == 2
 
 
 async def test_interrupt_appears_and_resume_continues(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
-    human = {"messages": [{"role": "user", "content": "Can I talk to a human please?"}]}
+    human: dict[str, Any] = {
+        "messages": [{"role": "user", "content": "Can I talk to a human please?"}]
+    }
     parts = await collect(
         client.runs.stream(thread_id, "support", input=human, stream_mode=["updates", "values"])
     )
@@ -197,6 +202,7 @@ async def test_multitask_enqueue(client: LangGraphClient) -> None:
     )
     assert second["status"] == "pending"
     values = await client.runs.join(thread_id, second["run_id"])
+    assert isinstance(values, dict)
     assert len(values["messages"]) == 4
     statuses = [(await client.runs.get(thread_id, r["run_id"]))["status"] for r in (first, second)]
     assert statuses == ["success", "success"]
@@ -225,7 +231,7 @@ async def test_multitask_rollback(client: LangGraphClient) -> None:
 
 async def test_remote_graph(client: LangGraphClient) -> None:
     remote = RemoteGraph("support", client=client)
-    thread = {"configurable": {"thread_id": "remote-graph-thread"}}
+    thread: RunnableConfig = {"configurable": {"thread_id": "remote-graph-thread"}}
     result = await remote.ainvoke(QUESTION, thread)
     assert result["messages"][-1]["type"] == "ai"
     state = await remote.aget_state(thread)
