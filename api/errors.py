@@ -18,7 +18,7 @@ from agent.errors import (
 from api.auth import AuthError
 from api.events import InvalidEventIdError, UnknownStreamError
 from api.runs import BusyThreadError, RunNotFoundError
-from api.threads import ThreadExistsError, ThreadNotFoundError
+from api.threads import InvalidFilterError, ThreadExistsError, ThreadNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,11 @@ _MAPPED: dict[type[Exception], tuple[int, str, str]] = {
     InvalidEventIdError: (400, "invalid_last_event_id", "Last-Event-ID was not issued by this run"),
     BusyThreadError: (409, "thread_busy", "thread has a run in progress; use multitask_strategy"),
     ThreadExistsError: (409, "thread_exists", "thread already exists"),
+    InvalidFilterError: (
+        422,
+        "invalid_filter",
+        "metadata filters take strings, numbers or booleans",
+    ),
     UnknownCustomerError: (403, "unknown_customer", "the signed-in customer is unknown"),
 }
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db import threads, utcnow
@@ -13,6 +13,10 @@ from api.db import threads, utcnow
 
 class ThreadNotFoundError(LookupError):
     """No such thread for this tenant (or not visible to this caller)."""
+
+
+class InvalidFilterError(ValueError):
+    """A search filter the store cannot evaluate."""
 
 
 class ThreadExistsError(Exception):
@@ -68,14 +72,29 @@ class ThreadStore:
     async def search(
         self, tenant: str, meta: dict[str, Any] | None, limit: int, offset: int
     ) -> list[dict[str, Any]]:
-        """Newest first; metadata filter is an exact match on each given key."""
+        """Newest first; each metadata key must match exactly (scalar values)."""
         query = select(threads).where(threads.c.tenant == tenant)
-        query = query.order_by(threads.c.created_at.desc()).limit(limit + offset + 500)
+        for key, value in (meta or {}).items():
+            query = query.where(_json_equals(key, value))
+        query = query.order_by(threads.c.created_at.desc()).limit(limit).offset(offset)
         async with self._engine.connect() as conn:
-            rows = [dict(r) for r in (await conn.execute(query)).mappings()]
-        if meta:
-            rows = [r for r in rows if all(r["metadata"].get(k) == v for k, v in meta.items())]
-        return rows[offset : offset + limit]
+            return [dict(r) for r in (await conn.execute(query)).mappings()]
+
+
+def _json_equals(key: str, value: Any) -> ColumnElement[bool]:
+    """``metadata[key] == value`` in SQL, typed so SQLite and Postgres compare alike."""
+    field = threads.c.metadata[key]
+    if isinstance(value, bool):
+        clause = field.as_boolean() == value
+    elif isinstance(value, int):
+        clause = field.as_integer() == value
+    elif isinstance(value, float):
+        clause = field.as_float() == value
+    elif isinstance(value, str):
+        clause = field.as_string() == value
+    else:
+        raise InvalidFilterError(f"metadata filter on {key!r} must be a string, number or boolean")
+    return cast(ColumnElement[bool], clause)
 
 
 def iso(value: datetime) -> str:

@@ -112,3 +112,28 @@ async def test_tenants_are_isolated(api: Api) -> None:
     assert response.status_code == 404
     found = (await api.client.post("/threads/search", json={}, headers=other)).json()
     assert found == []
+
+
+async def test_thread_search_filters_on_metadata(api: Api) -> None:
+    staff = api.headers("engineer")
+    for n, channel in enumerate(["email", "chat", "chat"]):
+        await api.client.post(
+            "/threads", json={"metadata": {"channel": channel, "n": n}}, headers=staff
+        )
+    chat = (
+        await api.client.post(
+            "/threads/search", json={"metadata": {"channel": "chat"}}, headers=staff
+        )
+    ).json()
+    assert sorted(t["metadata"]["n"] for t in chat) == [1, 2]
+    one = (
+        await api.client.post("/threads/search", json={"metadata": {"n": 0}}, headers=staff)
+    ).json()
+    assert [t["metadata"]["channel"] for t in one] == ["email"]
+    page = (
+        await api.client.post("/threads/search", json={"limit": 1, "offset": 1}, headers=staff)
+    ).json()
+    assert len(page) == 1
+    bad = await api.client.post("/threads/search", json={"metadata": {"n": [1]}}, headers=staff)
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "invalid_filter"
