@@ -20,6 +20,7 @@ from api.deps import AppResources
 from api.events import MemoryEventBuffer
 from api.limits import BodyLimitMiddleware
 from api.routes import assistants, chat, health, runs, threads, widget
+from api.run_store import RunStore
 from api.runs import RunManager
 from api.threads import ThreadStore
 
@@ -57,7 +58,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await keys.ensure(demo_key, "customer", settings.tenant, "demo widget")
         async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
             graph = build_graph().compile(checkpointer=saver)
-            manager = RunManager(graph, MemoryEventBuffer())
+            manager = RunManager(graph, MemoryEventBuffer(), RunStore(engine))
             yield {
                 "sf": AppResources(
                     settings, svc, manager, keys, ThreadStore(engine), secret, demo_key

@@ -88,18 +88,32 @@ def thread_record(
     }
 
 
-def run_record(run: RunRecord) -> dict[str, Any]:
-    """A ``Run``."""
+RUN_FIELDS = (
+    "run_id",
+    "thread_id",
+    "assistant_id",
+    "status",
+    "metadata",
+    "multitask_strategy",
+    "kwargs",
+)
+
+
+def run_record(run: RunRecord | dict[str, Any]) -> dict[str, Any]:
+    """A ``Run``, from the live registry or from a stored row."""
+    row = (
+        run
+        if isinstance(run, dict)
+        else {
+            **{k: getattr(run, k) for k in RUN_FIELDS},
+            "created_at": run.created_at,
+            "updated_at": run.updated_at,
+        }
+    )
     return {
-        "run_id": run.run_id,
-        "thread_id": run.thread_id,
-        "assistant_id": run.assistant_id,
-        "created_at": run.created_at.isoformat(),
-        "updated_at": run.updated_at.isoformat(),
-        "status": run.status,
-        "metadata": run.metadata,
-        "multitask_strategy": run.multitask_strategy,
-        "kwargs": run.kwargs,
+        **{k: row[k] for k in RUN_FIELDS},
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from agent.assistant import Graph
 from agent.context import RunContext
 from api.db import utcnow
 from api.events import EventBuffer
+from api.run_store import RunStore
 from api.serde import dumps
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class RunSpec:
     stream_modes: list[StreamMode]
     adapter: Adapter
     finisher: Finisher | None = None
+    on_done: Callable[[RunRecord], Awaitable[None]] | None = None
+    """Called after the stream closed (e.g. deleting a stateless run's thread)."""
     opening: Callable[[RunRecord], tuple[str, Any]] | None = None
     """First event; LangGraph clients expect ``metadata`` with the run id."""
     strategy: Strategy = "reject"
@@ -81,9 +84,10 @@ class RunRecord:
 class RunManager:
     """Executes runs as background tasks so a client disconnect never stops a run."""
 
-    def __init__(self, graph: Graph, buffer: EventBuffer) -> None:
+    def __init__(self, graph: Graph, buffer: EventBuffer, store: RunStore | None = None) -> None:
         self.graph = graph
         self.buffer = buffer
+        self.store = store
         self._runs: dict[str, RunRecord] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -142,8 +146,30 @@ class RunManager:
             else ("metadata", {"run_id": record.run_id, "attempt": 1})
         )
         await self.buffer.publish(record.run_id, event, dumps(data))
+        await self._persist(record)
         record.task = asyncio.create_task(self._execute(record, spec), name=f"run-{record.run_id}")
         return record
+
+    async def _persist(self, run: RunRecord) -> None:
+        if self.store is None:
+            return
+        if run.rolled_back:
+            await self.store.remove(run.run_id)
+            return
+        await self.store.save(
+            {
+                "run_id": run.run_id,
+                "thread_id": run.thread_id,
+                "assistant_id": run.assistant_id,
+                "status": run.status,
+                "metadata": run.metadata,
+                "kwargs": run.kwargs,
+                "multitask_strategy": run.multitask_strategy,
+                "error": run.error,
+                "created_at": run.created_at,
+                "updated_at": run.updated_at,
+            }
+        )
 
     async def _rollback_target(self, cancelled: RunRecord) -> str | None:
         if cancelled.start_checkpoint is None:
@@ -160,6 +186,7 @@ class RunManager:
         if run.status in ("pending", "running"):
             self._finish(run, "interrupted")
         run.rolled_back = rollback
+        await self._persist(run)
 
     async def wait(self, run: RunRecord) -> None:
         """Block until the run has finished."""
@@ -215,9 +242,14 @@ class RunManager:
                 await self.buffer.publish(run.run_id, event, dumps(data))
 
     async def _close(self, run: RunRecord, spec: RunSpec) -> None:
+        # Order matters: clients treat the stream's end as "done", so every side effect
+        # (stored status, final events, clean-up) happens before the buffer closes.
         try:
+            await self._persist(run)
             if spec.finisher is not None:
                 for event, data in spec.finisher(run):
                     await self.buffer.publish(run.run_id, event, dumps(data))
+            if spec.on_done is not None:
+                await spec.on_done(run)
         finally:
             await self.buffer.close(run.run_id)

@@ -1,0 +1,1 @@
+"""Runnable benchmark harnesses (tables to stdout, JSON under results/)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -17,7 +19,7 @@ from api.errors import error
 from api.lg_format import LangGraphAdapter, run_record
 from api.routes.assistants import resolve_assistant
 from api.routes.threads import thread_json
-from api.runs import RunRecord, RunSpec
+from api.runs import RunNotFoundError, RunRecord, RunSpec
 from api.schemas import SUPPORTED_MODES, RunCreate
 from api.sse import stream_response
 
@@ -61,7 +63,11 @@ async def ensure_thread(thread_id: str, body: RunCreate, who: Principal, res: Ap
 
 
 async def start_run(
-    thread_id: str, body: RunCreate, who: Principal, res: AppResources
+    thread_id: str,
+    body: RunCreate,
+    who: Principal,
+    res: AppResources,
+    on_done: Callable[[RunRecord], Awaitable[None]] | None = None,
 ) -> RunRecord:
     """Validate the request and hand the run to the manager."""
     if resolve_assistant(body.assistant_id) is None:
@@ -82,6 +88,7 @@ async def start_run(
         metadata=body.metadata,
         checkpoint_id=body.target_checkpoint(),
         kwargs={"stream_mode": body.modes(), "context": body.context or {}},
+        on_done=on_done,
     )
     run = await res.runs.start(spec)
     await res.threads.touch(thread_id)
@@ -89,11 +96,15 @@ async def start_run(
 
 
 async def stream_run(
-    thread_id: str, body: RunCreate, who: Principal, res: AppResources
+    thread_id: str,
+    body: RunCreate,
+    who: Principal,
+    res: AppResources,
+    on_done: Callable[[RunRecord], Awaitable[None]] | None = None,
 ) -> Response:
     """Start a run and stream it; ``Location`` lets the SDK rejoin with ``Last-Event-ID``."""
     try:
-        run = await start_run(thread_id, body, who, res)
+        run = await start_run(thread_id, body, who, res, on_done)
     except BadRunRequest as exc:
         return error(422, "invalid_run", str(exc))
     join = f"/threads/{thread_id}/runs/{run.run_id}/stream"
@@ -119,13 +130,25 @@ async def stream_thread_run(
 
 @router.post("/runs/stream", response_class=EventSourceResponse)
 async def stream_stateless_run(body: RunCreate, who: StaffDep, res: ResourcesDep) -> Response:
-    """A run on a fresh thread (kept with ``on_completion=keep``, else marked for deletion)."""
+    """A run on a fresh thread, deleted when the run ends unless ``on_completion=keep``."""
     body.if_not_exists = "create"
     thread_id = str(uuid.uuid4())
-    await res.threads.create(
-        thread_id, who.tenant, None, {"stateless": True, "on_completion": body.on_completion}
-    )
-    return await stream_run(thread_id, body, who, res)
+    await res.threads.create(thread_id, who.tenant, None, {"stateless": True})
+    on_done = _deleter(res) if body.on_completion == "delete" else None
+    return await stream_run(thread_id, body, who, res, on_done)
+
+
+def _deleter(res: AppResources) -> Callable[[RunRecord], Awaitable[None]]:
+    """Delete a stateless run's thread (checkpoints and records) once its stream closed."""
+
+    async def delete(run: RunRecord) -> None:
+        checkpointer = res.runs.graph.checkpointer
+        if checkpointer is not None and not isinstance(checkpointer, bool):
+            await checkpointer.adelete_thread(run.thread_id)
+        if res.runs.store is not None:
+            await res.runs.store.remove_thread(run.thread_id)
+
+    return delete
 
 
 @router.post("/threads/{thread_id}/runs", response_model=None)
@@ -143,16 +166,25 @@ async def create_run(
 
 @router.get("/threads/{thread_id}/runs")
 async def list_runs(thread_id: str, who: StaffDep, res: ResourcesDep) -> list[dict[str, Any]]:
-    """Runs of a thread, newest first."""
+    """Runs of a thread, newest first (live ones, then those stored by earlier processes)."""
     await res.threads.get(thread_id, who.tenant)
-    return [run_record(r) for r in res.runs.of_thread(thread_id)]
+    live = {r.run_id: run_record(r) for r in res.runs.of_thread(thread_id)}
+    stored = await res.runs.store.of_thread(thread_id) if res.runs.store else []
+    merged = {**{r["run_id"]: run_record(r) for r in stored}, **live}
+    return sorted(merged.values(), key=lambda r: str(r["created_at"]), reverse=True)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}")
 async def get_run(thread_id: str, run_id: str, who: StaffDep, res: ResourcesDep) -> dict[str, Any]:
-    """One run."""
+    """One run, live or stored."""
     await res.threads.get(thread_id, who.tenant)
-    return run_record(res.runs.get(thread_id, run_id))
+    try:
+        return run_record(res.runs.get(thread_id, run_id))
+    except RunNotFoundError:
+        row = await res.runs.store.get(thread_id, run_id) if res.runs.store else None
+        if row is None:
+            raise
+        return run_record(row)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/join")
@@ -182,12 +214,27 @@ async def join_stream(
     async def cancel() -> None:
         await res.runs.cancel(run)
 
+    modes = [m for raw in stream_mode for m in _modes(raw)]
+    events = {"messages" if m.startswith("messages") else m for m in modes}
     return await stream_response(
         res.runs.buffer,
         run_id,
         after=last_event_id,
         on_disconnect=cancel if cancel_on_disconnect else None,
+        only=events or None,
     )
+
+
+def _modes(raw: str) -> list[str]:
+    """A join filter value: one mode, or a JSON array of modes (both forms clients send)."""
+    raw = raw.strip()
+    if raw.startswith("["):
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError:
+            return []
+        return [str(m) for m in parsed] if isinstance(parsed, list) else []
+    return [raw] if raw else []
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", status_code=202, response_model=None)
