@@ -21,8 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.auth import mint_end_user_token
-from tests.fake_llm_server import FakeLLMServer
-from tests.integration.live_server import live_server
+from tests.integration.live_server import live_server_with_model
 
 QUESTION = "How do I return an item?"
 RESULTS = Path(__file__).parent / "results" / "stream_bytes.json"
@@ -56,10 +55,9 @@ def _measure(
 
 def run(runs: int, tokens: int) -> dict[str, Any]:
     """Measure every stream ``runs`` times; returns the means."""
-    llm = FakeLLMServer(ttft=0.0, tps=10_000, tokens=tokens).start()
     with (
         tempfile.TemporaryDirectory() as tmp,
-        live_server(Path(tmp), SUPPORTFLOW_LLM_BASE_URL=llm.base_url) as server,
+        live_server_with_model(Path(tmp), ttft=0.0, tps=10_000, tokens=tokens) as server,
         httpx.Client(base_url=server.url, timeout=60) as client,
     ):
         staff = {"x-api-key": server.create_key("engineer")}
@@ -84,8 +82,6 @@ def run(runs: int, tokens: int) -> dict[str, Any]:
             cases.setdefault("widget", []).append(
                 _measure(client, "/v1/chat/stream", {"message": QUESTION}, widget)
             )
-    llm.shutdown()
-    llm.server_close()
     summary = {
         name: {k: statistics.mean(r[k] for r in rows) for k in rows[0]}
         for name, rows in cases.items()

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import skip_or_fail
-from tests.fake_llm_server import FakeLLMServer
-from tests.integration.live_server import LiveServer, live_server
+from tests.integration.live_server import LiveServer, live_server_with_model
 from tests.integration.tcp_proxy import CuttableProxy
 
 pytestmark = pytest.mark.integration
@@ -21,20 +20,10 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="module")
-def fake_llm() -> Iterator[FakeLLMServer]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # Slow enough that a run spans seconds, so the test can cut the network mid-run.
-    server = FakeLLMServer(ttft=0.3, tps=8, tokens=24).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLMServer
-) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("browser-server")
-    with live_server(data_dir, SUPPORTFLOW_LLM_BASE_URL=fake_llm.base_url) as live:
+    with live_server_with_model(data_dir, ttft=0.3, tps=8, tokens=24) as live:
         yield live
 
 

@@ -91,3 +91,17 @@ def live_server(data_dir: Path, **env: str) -> Iterator[LiveServer]:
             process.kill()
             process.wait()
         log.close()
+
+
+@contextmanager
+def live_server_with_model(data_dir: Path, **model: float) -> Iterator[LiveServer]:
+    """A live server whose LLM is a fake OpenAI-compatible model (``ttft``, ``tps``, ``tokens``)."""
+    from tests.fake_llm_server import FakeLLMServer
+
+    llm = FakeLLMServer(**model).start()  # type: ignore[arg-type]
+    try:
+        with live_server(data_dir, SUPPORTFLOW_LLM_BASE_URL=llm.base_url) as live:
+            yield live
+    finally:
+        llm.shutdown()
+        llm.server_close()

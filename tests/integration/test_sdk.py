@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,27 +12,16 @@ from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError
 
-from tests.fake_llm_server import FakeLLMServer
-from tests.integration.live_server import LiveServer, live_server
+from tests.integration.live_server import LiveServer, live_server_with_model
 
 pytestmark = pytest.mark.integration
 QUESTION: dict[str, Any] = {"messages": [{"role": "user", "content": "How do I return an item?"}]}
 
 
 @pytest.fixture(scope="module")
-def fake_llm() -> Iterator[FakeLLMServer]:
-    server = FakeLLMServer(ttft=0.05, tps=60, tokens=40).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, fake_llm: FakeLLMServer
-) -> Iterator[LiveServer]:
-    data_dir: Path = tmp_path_factory.mktemp("sdk-server")
-    with live_server(data_dir, SUPPORTFLOW_LLM_BASE_URL=fake_llm.base_url) as live:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("sdk-server")
+    with live_server_with_model(data_dir, ttft=0.05, tps=60, tokens=40) as live:
         yield live
 
 
