@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from agent.errors import KnowledgeBaseMissingError
+from agent.guards.detector import InjectionDetector, Thresholds
 from agent.intents import IntentClassifier
 from agent.llm import model_factory
 from agent.retrieval.embedder import CachedEmbedder, Embedder, MiniLMEmbedder
@@ -33,7 +34,11 @@ def retail_backend(settings: Settings) -> EmbeddedRetailBackend | HttpRetailBack
 
 
 def ensure_knowledge_base(
-    settings: Settings, embedder: Embedder, store: VectorStore, progress: Progress | None = None
+    settings: Settings,
+    embedder: Embedder,
+    store: VectorStore,
+    progress: Progress | None = None,
+    detector: InjectionDetector | None = None,
 ) -> IngestReport | None:
     """Ingest the packaged demo help centre when the tenant has no documents yet."""
     if store.count(settings.tenant) > 0:
@@ -45,7 +50,12 @@ def ensure_knowledge_base(
         )
     logger.info("ingesting demo knowledge base tenant=%s", settings.tenant)
     return ingest_documents(
-        demo_documents(), tenant=settings.tenant, embedder=embedder, store=store, progress=progress
+        demo_documents(),
+        tenant=settings.tenant,
+        embedder=embedder,
+        store=store,
+        progress=progress,
+        detector=detector,
     )
 
 
@@ -54,6 +64,8 @@ def build_services(settings: Settings, progress: Progress | None = None) -> Serv
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedder = CachedEmbedder(MiniLMEmbedder())
     store = LanceStore(settings.kb_path, embedder.dim)
+    detector = InjectionDetector(embedder, guard_thresholds(settings))
+    # The packaged demo content is ours (trusted); `supportflow ingest` scans what users add.
     ensure_knowledge_base(settings, embedder, store, progress)
     backend = retail_backend(settings)
     return Services(
@@ -64,4 +76,10 @@ def build_services(settings: Settings, progress: Progress | None = None) -> Serv
         accounts=backend,
         models=model_factory(settings),
         intents=IntentClassifier(embedder),
+        detector=detector,
     )
+
+
+def guard_thresholds(settings: Settings) -> Thresholds:
+    """Verdict cut-offs from settings (the classifiers carry their own calibration)."""
+    return Thresholds(flag_at=settings.guard_flag_at, block_at=settings.guard_block_at)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.guards.detector import InjectionDetector
 from agent.intents import IntentClassifier
 from agent.llm import ChatModelFactory
 from agent.retrieval.embedder import Embedder
@@ -23,3 +24,4 @@ class Services:
     accounts: AccountBackend
     models: ChatModelFactory
     intents: IntentClassifier
+    detector: InjectionDetector

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=1, ge=0, le=5)
 
+    guard_flag_at: float = Field(default=0.4, gt=0, lt=1)
+    guard_block_at: float = Field(default=0.75, gt=0, le=1)
+    """Input-guard score thresholds; blocked messages never reach a model or a tool."""
     max_input_chars: int = Field(default=4000, ge=1)
     """Longer messages are refused before any processing."""
     retrieval_k: int = Field(default=4, ge=1, le=50)

@@ -175,8 +175,16 @@ def ingest(
         list[Path], typer.Argument(help="Files or folders (.md, .html, .txt, .json).")
     ],
     tenant: Annotated[str | None, typer.Option(help="Tenant to ingest into.")] = None,
+    trusted: Annotated[
+        bool, typer.Option(help="Skip the injection scan (only for content you wrote yourself).")
+    ] = False,
 ) -> None:
-    """Add or update documents in the knowledge base (unchanged content is skipped)."""
+    """Add or update documents in the knowledge base.
+
+    Unchanged content is skipped; new text is scanned for planted instructions, which are cut
+    out before storing.
+    """
+    from agent.guards.detector import InjectionDetector
     from agent.retrieval.embedder import CachedEmbedder, MiniLMEmbedder
     from agent.retrieval.ingest import ingest_documents, load_paths
     from agent.retrieval.lance import LanceStore
@@ -197,10 +205,12 @@ def ingest(
                 embedder=embedder,
                 store=store,
                 progress=lambda n: bar.advance(task, n),
+                detector=None if trusted else InjectionDetector(embedder),
             )
         err.print(
             f"{report.documents} documents: {report.added} chunks added, "
-            f"{report.removed} removed, {report.unchanged} unchanged (tenant {target})"
+            f"{report.removed} removed, {report.unchanged} unchanged, "
+            f"{report.neutralised} planted instructions cut (tenant {target})"
         )
 
     _run(main)
@@ -275,3 +285,53 @@ def token(
     typer.echo(
         mint_end_user_token(token_secret(settings), tenant or settings.tenant, customer, ttl)
     )
+
+
+@app.command()
+def guard(
+    text: Annotated[str | None, typer.Argument(help="Text to check (omit with --jsonl).")] = None,
+    mode: Annotated[str, typer.Option(help="input, document or output.")] = "input",
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help='Read {"text": ...} lines on stdin, write verdicts.')
+    ] = False,
+) -> None:
+    """Print the guard's verdict as JSON: {"verdict", "score", "reasons"}."""
+    from agent.guards.check import GuardRunner
+
+    if mode not in ("input", "document", "output"):
+        err.print("[red]error:[/red] --mode must be input, document or output")
+        raise typer.Exit(2)
+    runner = GuardRunner(_settings(), mode)
+    if jsonl:
+        _run_jsonl(runner)
+        return
+    if text is None:
+        err.print("[red]error:[/red] give TEXT or --jsonl")
+        raise typer.Exit(2)
+    typer.echo(json.dumps(runner.check([text])[0]))
+
+
+def _run_jsonl(runner: Any) -> None:
+    """Stream stdin in batches so embeddings are computed many at a time."""
+    batch: list[str] = []
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            batch.append(str(item["text"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            err.print(
+                f"[red]error:[/red] line {number}: expected a JSON object with a 'text' field"
+            )
+            raise typer.Exit(2) from None
+        if len(batch) == 256:
+            _emit(runner.check(batch))
+            batch = []
+    _emit(runner.check(batch))
+
+
+def _emit(verdicts: list[dict[str, Any]]) -> None:
+    for verdict in verdicts:
+        sys.stdout.write(json.dumps(verdict) + "\n")
+    sys.stdout.flush()

@@ -37,7 +37,7 @@ def evaluate(detector: InjectionDetector, samples: list[Sample]) -> dict[str, An
             verdict = detector.assess_document(sample.text)
         else:
             verdict = detector.assess(sample.text)
-        kind = f"{sample.mode} / {sample.family.split(':')[0]}"
+        kind = f"{sample.mode} / {sample.family}"
         latencies[kind].append((time.perf_counter() - started) * 1000)
         hit = verdict["verdict"] == "block" if not sample.attack else verdict["verdict"] != "allow"
         by_family[sample.family].append(hit)

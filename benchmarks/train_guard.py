@@ -113,7 +113,7 @@ def document_threshold(embedder: MiniLMEmbedder) -> dict[str, float]:
         max(model.threshold, ranked[int(np.ceil((1 - TARGET_FPR) * len(ranked))) - 1] + 1e-6)
     )
     data = dict(np.load(DOCUMENT_MODEL_PATH))
-    data["threshold"] = np.float32(threshold)
+    data["document_threshold"] = np.float32(threshold)
     np.savez(DOCUMENT_MODEL_PATH, **data)
     return {"clean_documents": len(worst), "document_threshold": round(threshold, 4)}
 

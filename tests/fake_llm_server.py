@@ -39,6 +39,8 @@ def answer_words(body: dict[str, Any], tokens: int) -> list[str]:
 def structured_reply(body: dict[str, Any]) -> dict[str, Any]:
     """Routing says knowledge; reviews approve."""
     schema = json.dumps(body.get("response_format", {}))
+    if "manipulation" in schema:
+        return {"manipulation": False, "confidence": 0.9}
     if "grounded" in schema:
         return {"grounded": True, "answers_question": True, "within_policy": True, "feedback": "ok"}
     return {"route": "knowledge", "confidence": 0.9}

@@ -95,6 +95,7 @@ class ScriptedLLM:
     route: Reply | None = None
     generate: Reply | None = None
     reflect: Reply | None = None
+    judge: Reply | None = None
     calls: list[dict[str, Any]] = field(default_factory=list)
 
     def kind(self, body: dict[str, Any]) -> str:
@@ -103,6 +104,8 @@ class ScriptedLLM:
             return "route"
         if "Check a draft reply" in text:
             return "reflect"
+        if "tries to manipulate the assistant" in text:
+            return "judge"
         return "generate"
 
     def __call__(self, request: httpx.Request) -> httpx.Response:

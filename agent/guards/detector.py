@@ -38,10 +38,14 @@ _ADDRESSES_ASSISTANT = re.compile(
     r"|pretend|role ?play|act as|character|persona|developer|mode|jailbreak|dan|unfiltered"
     r"|uncensored|restrictions?|reveal|repeat|verbatim|print|output|hidden|secret|admin"
     r"|administrator|all (customers|users)|other customers?|database|tool|execute|simulate"
-    r"|hypothetical|from now on|you are now|you will now|obey|comply|decode|base64)\b",
+    r"|hypothetical|from now on|you are now|you will now|obey|comply|decode|base64|disclose"
+    r"|configured|configuration|guidance|(were|was) told|above (this|the)|text above)\b",
     flags=re.IGNORECASE,
 )
 LONG_TEXT = 240
+GUARD_CHARS = 600
+"""Characters embedded per text (~128 tokens): attacks show themselves early, and the cost of
+long texts halves; shorter messages embed exactly as routing does, so the vector is reused."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,7 @@ class Thresholds:
 
 def features(embedder: Embedder, texts: list[str]) -> Vectors:
     """Classifier input: the text's embedding plus the heuristic score."""
-    vectors = embedder.embed([t[:2000] for t in texts])
+    vectors = embedder.embed([t[:GUARD_CHARS] for t in texts])
     heuristic = np.array([[score_text(t)["score"]] for t in texts], dtype=np.float32)
     stacked: Vectors = np.hstack([vectors, heuristic]).astype(np.float32)
     return stacked
@@ -71,7 +75,9 @@ class Classifier:
     weights: Vectors
     bias: float
     threshold: float
-    """Probability at which train-split benign messages reach 1 % false positives."""
+    """Probability at which train-split benign items reach 1 % false positives."""
+    document_threshold: float = 1.0
+    """For the sentence model: the worst-sentence probability that flags a whole document."""
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> Classifier | None:
@@ -79,7 +85,8 @@ class Classifier:
         if not path.exists():
             return None
         data = np.load(path)
-        return cls(data["weights"], float(data["bias"]), float(data["threshold"]))
+        document = float(data["document_threshold"]) if "document_threshold" in data else 1.0
+        return cls(data["weights"], float(data["bias"]), float(data["threshold"]), document)
 
     def probability(self, vector: Vectors, heuristic: float) -> float:
         """Probability that the text is an attack."""
@@ -113,7 +120,7 @@ class InjectionDetector:
 
     def _vector(self, text: str) -> Vectors:
         assert self._embedder is not None
-        vector: Vectors = self._embedder.embed([text[:2000]])[0]
+        vector: Vectors = self._embedder.embed([text[:GUARD_CHARS]])[0]
         return vector
 
     def similarity(self, text: str) -> float:
@@ -134,23 +141,15 @@ class InjectionDetector:
         return heuristic > 0 or len(text) > LONG_TEXT or bool(_ADDRESSES_ASSISTANT.search(text))
 
     def assess(self, text: str, mode: Mode = "input") -> GuardVerdict:
-        """Combined verdict with reasons (rule codes, ``similar_to_known_attack``)."""
+        """Combined verdict with reasons (rule codes, ``similar_to_known_attack``, …)."""
         verdict = score_text(text, mode)
-        score, reasons = verdict["score"], list(verdict["reasons"])
         if (
             mode == "input"
-            and score < self.thresholds.block_at
-            and self.needs_embedding(text, score)
+            and verdict["score"] < self.thresholds.block_at
+            and self.needs_embedding(text, verdict["score"])
         ):
-            for code, layer in self._embedding_layers(text, score):
-                if layer > 0:
-                    reasons.append(code)
-                    score = 1.0 - (1.0 - score) * (1.0 - layer)
-        return {
-            "verdict": self.verdict(score),
-            "score": round(score, 3),
-            "reasons": sorted(reasons),
-        }
+            verdict = self._combine(verdict, self._embedding_layers(text, verdict["score"]))
+        return self._finish(verdict)
 
     def document_sentences(self, text: str) -> list[tuple[str, float]]:
         """Each sentence with the document classifier's probability (0 without a model)."""
@@ -170,7 +169,7 @@ class InjectionDetector:
         if self._documents is None:
             return verdict
         worst = max((p for _, p in self.document_sentences(text)), default=0.0)
-        scaled = min(1.0, worst / self._documents.threshold * self.thresholds.block_at)
+        scaled = min(1.0, worst / self._documents.document_threshold * self.thresholds.block_at)
         if scaled < self.thresholds.flag_at:
             return verdict
         score = 1.0 - (1.0 - verdict["score"]) * (1.0 - scaled)
@@ -188,11 +187,45 @@ class InjectionDetector:
                 removed += 1
         return text, removed
 
+    def assess_many(self, texts: list[str]) -> list[GuardVerdict]:
+        """Input mode for a batch: one batched embedding call for the texts that need it."""
+        verdicts = [score_text(t, "input") for t in texts]
+        todo = [
+            i
+            for i, (t, v) in enumerate(zip(texts, verdicts, strict=True))
+            if self._embedder is not None
+            and v["score"] < self.thresholds.block_at
+            and self.needs_embedding(t, v["score"])
+        ]
+        if todo and self._embedder is not None:
+            vectors = self._embedder.embed([texts[i][:GUARD_CHARS] for i in todo])
+            for i, vector in zip(todo, vectors, strict=True):
+                verdicts[i] = self._combine(verdicts[i], self._layers(vector, verdicts[i]["score"]))
+        return [self._finish(v) for v in verdicts]
+
+    def _combine(self, verdict: GuardVerdict, layers: list[tuple[str, float]]) -> GuardVerdict:
+        score, reasons = verdict["score"], list(verdict["reasons"])
+        for code, layer in layers:
+            if layer > 0:
+                reasons.append(code)
+                score = 1.0 - (1.0 - score) * (1.0 - layer)
+        return {"verdict": verdict["verdict"], "score": score, "reasons": reasons}
+
+    def _finish(self, verdict: GuardVerdict) -> GuardVerdict:
+        score = verdict["score"]
+        return {
+            "verdict": self.verdict(score),
+            "score": round(score, 3),
+            "reasons": sorted(verdict["reasons"]),
+        }
+
     def _embedding_layers(self, text: str, heuristic: float) -> list[tuple[str, float]]:
         """Scores from the embedding: nearest known attack, and the trained classifier."""
         if self._embedder is None:
             return []
-        vector = self._vector(text)
+        return self._layers(self._vector(text), heuristic)
+
+    def _layers(self, vector: Vectors, heuristic: float) -> list[tuple[str, float]]:
         similarity = float(np.max(self._bank_vectors() @ vector))
         layers = [("similar_to_known_attack", self._similarity_score(similarity))]
         if self._classifier is not None:

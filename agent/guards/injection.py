@@ -84,10 +84,19 @@ RULES: tuple[Rule, ...] = (
         0.45,
     ),
     Rule(
+        "privilege_claim",
+        _rx(
+            r"\b(i am|i'm|as)\b.{0,12}\b(the )?(admin|administrator|head of|manager|supervisor"
+            r"|staff|employee|support lead|developer|owner)\b"
+        ),
+        0.35,
+    ),
+    Rule("names_a_user_id", _rx(r"\b[a-z]+_[a-z]+_\d{4}\b"), 0.3),
+    Rule(
         "cross_customer",
         _rx(
             r"\b(other|another|all|every)\b.{0,15}\b(customers?|users?)('s|s')?\b.{0,20}"
-            r"\b(orders?|data|accounts?|details|emails?|addresses)\b"
+            r"\b(orders?|data|accounts?|details|emails?|address(es)?)\b"
         ),
         0.5,
     ),

@@ -12,6 +12,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"(?<![\w#])\+?\d{1,3}?[ .-]?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}\b"),
     "order_id": re.compile(r"#?\bW\d{7}\b"),
     "user_id": re.compile(r"\b[a-z]+_[a-z]+_\d{4}\b"),
+    "address": re.compile(
+        r"\b\d{1,5} (?:[A-Z][a-z]+ ){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Drive|Dr|Lane|Ln"
+        r"|Boulevard|Blvd|Way|Court|Ct|Place|Pl)\b\.?"
+    ),
 }
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agent.context import RunContext
 from agent.errors import BackendError
+from agent.guards.injection import score_text
 from agent.nodes._common import services
 from agent.services import Services
 from agent.state import SupportState, ToolCall, ToolResult
@@ -45,6 +46,17 @@ async def run_call(call: ToolCall, svc: Services, customer_id: str | None) -> To
         return {"name": call["name"], "status": "error", "data": None}
 
 
+def scrub(value: Any) -> Any:
+    """Tool output is untrusted data too: instruction-shaped strings are replaced."""
+    if isinstance(value, str):
+        return "[removed]" if score_text(value, "document")["verdict"] != "allow" else value
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    return value
+
+
 async def call_tools(
     state: SupportState, runtime: Runtime[RunContext]
 ) -> Command[Literal["generate", "escalate"]]:
@@ -52,6 +64,7 @@ async def call_tools(
     calls = plan_calls(state)
     svc = services(runtime)
     results = [await run_call(c, svc, runtime.context.customer_id) for c in calls]
+    results = [{**r, "data": scrub(r["data"])} for r in results]
     update: SupportState = {"tool_calls": calls, "tool_results": results}
     if all(r["status"] == "error" for r in results):
         return Command(goto="escalate", update={**update, "handoff_reason": "tool_unavailable"})

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
+from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
+from pydantic import BaseModel, Field
 
+import prompts
 from agent.context import RunContext
-from agent.guards.injection import score_text
+from agent.guards.detector import InjectionDetector
 from agent.guards.normalise import normalise
+from agent.llm import LLMCallError, structured
 from agent.nodes._common import latest_customer_text, services
 from agent.state import GuardVerdict, SupportState
 
@@ -30,12 +35,19 @@ TURN_DEFAULTS: SupportState = {
 }
 
 
-def assess(text: str, max_chars: int) -> tuple[str, GuardVerdict]:
+class JudgeDecision(BaseModel):
+    """The optional LLM judge's answer (structured output)."""
+
+    manipulation: bool
+    confidence: float = Field(ge=0, le=1)
+
+
+def assess(text: str, max_chars: int, detector: InjectionDetector) -> tuple[str, GuardVerdict]:
     """Normalise and score; oversized text is blocked here too, as a second line of defence."""
     normalised, flags = normalise(text)
     if len(normalised) > max_chars:
         return normalised[:max_chars], {"verdict": "block", "score": 1.0, "reasons": ["too_long"]}
-    verdict = score_text(normalised, mode="input")
+    verdict = detector.assess(normalised, mode="input")
     verdict["reasons"] = sorted({*verdict["reasons"], *flags})
     if "invisible_chars" in flags and verdict["verdict"] == "allow":
         verdict["verdict"] = "flag"
@@ -47,9 +59,12 @@ async def input_guard(
 ) -> Command[Literal["route", "refuse"]]:
     """Reset per-turn state, normalise the message, and block injection attempts."""
     ctx = runtime.context
-    question, verdict = assess(
-        latest_customer_text(state), services(runtime).settings.max_input_chars
+    svc = services(runtime)
+    question, verdict = await asyncio.to_thread(
+        assess, latest_customer_text(state), svc.settings.max_input_chars, svc.detector
     )
+    if verdict["verdict"] == "flag":
+        verdict = await judged(question, verdict, runtime)
     update: SupportState = {
         **TURN_DEFAULTS,
         "question": question,
@@ -62,3 +77,29 @@ async def input_guard(
     if verdict["verdict"] == "block":
         return Command(goto="refuse", update={**update, "blocked": True, "route": "blocked"})
     return Command(goto="route", update=update)
+
+
+async def judged(
+    question: str, verdict: GuardVerdict, runtime: Runtime[RunContext]
+) -> GuardVerdict:
+    """Let the model settle a flagged message when one is configured; it can only escalate."""
+    model = services(runtime).models(runtime.context.model, streaming=False)
+    if model is None:
+        return verdict
+    prompt = prompts.render(
+        runtime.context.prompt_version, "judge", message=prompts.fence("customer_message", question)
+    )
+    try:
+        decision = await structured(
+            model, JudgeDecision, [SystemMessage(prompt), HumanMessage("Judge it.")]
+        )
+    except LLMCallError:
+        return verdict
+    if decision.manipulation and decision.confidence >= 0.7:
+        reasons = sorted({*verdict["reasons"], "llm_judge"})
+        return {
+            "verdict": "block",
+            "score": max(verdict["score"], decision.confidence),
+            "reasons": reasons,
+        }
+    return verdict

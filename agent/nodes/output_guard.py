@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Literal
 
 from langgraph.runtime import Runtime
@@ -26,6 +27,25 @@ def allowed_values(state: SupportState, customer_id: str | None) -> set[str]:
     return allowed
 
 
+STATUSES = ("pending", "processed", "delivered", "cancelled")
+
+
+def order_claims_match(chunk: str, state: SupportState) -> bool:
+    """A sentence naming one of the customer's orders and a status must state the tool's status."""
+    known = {
+        o["order_id"]: str(o["status"])
+        for r in state.get("tool_results", [])
+        if r["name"] == "lookup_order" and isinstance(r["data"], list)
+        for o in r["data"]
+    }
+    lowered = chunk.lower()
+    for order_id in order_ids_in(chunk):
+        claimed = [s for s in STATUSES if re.search(rf"\b{s}\b", lowered)]
+        if order_id in known and claimed and not known[order_id].startswith(tuple(claimed)):
+            return False
+    return True
+
+
 async def output_guard(
     state: SupportState, runtime: Runtime[RunContext]
 ) -> Command[Literal["respond", "escalate"]]:
@@ -35,6 +55,8 @@ async def output_guard(
     released: list[str] = []
     for chunk in split_chunks(state["draft"]):
         verdict = check_chunk(chunk, allowed_values=allowed, canary=canary)
+        if verdict["verdict"] == "allow" and not order_claims_match(chunk, state):
+            verdict = {"verdict": "block", "score": 1.0, "reasons": ["order_fact_mismatch"]}
         if verdict["verdict"] == "block":
             reason = f"output_guard:{verdict['reasons'][0]}"
             return Command(

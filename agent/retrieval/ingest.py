@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from agent.guards.detector import InjectionDetector
 from agent.retrieval.chunking import chunk_document
 from agent.retrieval.embedder import Embedder
 from agent.retrieval.loaders import Document, iter_files, load_file
@@ -24,6 +25,8 @@ class IngestReport:
     added: int = 0
     removed: int = 0
     unchanged: int = 0
+    neutralised: int = 0
+    """Instruction-shaped sentences cut out of new chunks before they were stored."""
 
 
 def load_paths(paths: Iterable[Path]) -> list[Document]:
@@ -45,6 +48,7 @@ def ingest_documents(
     embedder: Embedder,
     store: VectorStore,
     progress: Progress | None = None,
+    detector: InjectionDetector | None = None,
 ) -> IngestReport:
     """Bring the store in line with ``docs`` for one tenant."""
     report = IngestReport(documents=len(docs))
@@ -53,6 +57,8 @@ def ingest_documents(
         existing = store.existing_ids(tenant, doc.doc_id)
         new = [c for c in chunks if c.id not in existing]
         if new:
+            new, cut = _neutralise(new, detector)
+            report.neutralised += cut
             store.add_chunks(new, embedder.embed([f"{c.title}\n{c.text}" for c in new]))
         report.added += len(new)
         report.unchanged += len(chunks) - len(new)
@@ -62,6 +68,18 @@ def ingest_documents(
     if report.added or report.removed:
         store.finalize()
     return report
+
+
+def _neutralise(chunks: list[Chunk], detector: InjectionDetector | None) -> tuple[list[Chunk], int]:
+    """Scan new chunks as untrusted documents; ids stay those of the original text."""
+    if detector is None:
+        return chunks, 0
+    cleaned, total = [], 0
+    for chunk in chunks:
+        text, cut = detector.clean_document(chunk.text)
+        cleaned.append(replace(chunk, text=text) if cut else chunk)
+        total += cut
+    return cleaned, total
 
 
 def _unique(chunks: list[Chunk]) -> list[Chunk]:

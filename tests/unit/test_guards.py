@@ -5,6 +5,7 @@ import base64
 import pytest
 
 from agent.errors import InvalidInputError
+from agent.guards.detector import InjectionDetector
 from agent.guards.injection import score_text
 from agent.guards.normalise import normalise, validate_message
 from agent.guards.output import check_chunk, split_chunks
@@ -46,7 +47,7 @@ def test_invisible_characters_are_stripped_and_flagged() -> None:
     text, flags = normalise("where\u200b is my\u202e order")
     assert text == "where is my order"
     assert "invisible_chars" in flags
-    _, verdict = assess("hello\u200bthere", 4000)
+    _, verdict = assess("hello\u200bthere", 4000, InjectionDetector(None))
     assert verdict["verdict"] == "flag"
 
 
