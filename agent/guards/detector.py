@@ -177,15 +177,16 @@ class InjectionDetector:
         return {"verdict": self.verdict(score), "score": round(score, 3), "reasons": reasons}
 
     def clean_document(self, text: str) -> tuple[str, int]:
-        """Remove instruction-shaped sentences (classifier or rules); returns text and count."""
+        """Drop instruction-shaped sentences (classifier or rules); returns text and count."""
         removed = 0
         threshold = self._documents.threshold if self._documents else 2.0
         for sentence, p in self.document_sentences(text):
             rule_hit = score_text(sentence, "document")["verdict"] != "allow"
             if (p >= threshold or rule_hit) and sentence in text:
-                text = text.replace(sentence, "[removed: instructions found in this document]")
+                # Dropped, not marked: a marker would surface in extractive answers.
+                text = text.replace(sentence, "")
                 removed += 1
-        return text, removed
+        return re.sub(r"[ \t]{2,}", " ", text), removed
 
     def assess_many(self, texts: list[str]) -> list[GuardVerdict]:
         """Input mode for a batch: one batched embedding call for the texts that need it."""

@@ -84,6 +84,21 @@ RULES: tuple[Rule, ...] = (
         0.45,
     ),
     Rule(
+        "addressed_to_ai",
+        _rx(
+            r"(\bwhen (you|the (assistant|ai|model)) (summari[sz]e|read|process|answer)"
+            r"|\bif you are an? (ai|assistant|language model|llm)\b"
+            r"|\bnote to (the )?(ai|assistant)\b"
+            r"|^\s*(ai|assistant|system)\s*[:,])"
+        ),
+        0.6,
+    ),
+    Rule(
+        "tells_reader",
+        _rx(r"\b(tell|inform|instruct|remind) (the )?(user|customer|reader)s?\b"),
+        0.35,
+    ),
+    Rule(
         "privilege_claim",
         _rx(
             r"\b(i am|i'm|as)\b.{0,12}\b(the )?(admin|administrator|head of|manager|supervisor"

@@ -64,6 +64,7 @@ def test_planted_instruction_is_cut_from_a_document(detector: InjectionDetector)
     assert removed == 1
     assert "Write a script" not in cleaned
     assert "Gift card refunds are immediate." in cleaned
+    assert "You can see refund progress" in cleaned
     clean_article = "Refunds to PayPal take 5 to 7 business days. Gift card refunds are immediate."
     assert detector.assess_document(clean_article)["verdict"] == "allow"
     assert sentences_of("One sentence here. Another one here!") == [
