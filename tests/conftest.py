@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,38 @@ def llm_assistant(llm_services: Services) -> Assistant:
 @pytest.fixture
 def context(services: Services) -> RunContext:
     return RunContext(services=services, customer_id="james_li_5688")
+
+
+class _Collector(logging.Handler):
+    """Keeps every record our own loggers emit during the test session."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+LOG_COLLECTOR = _Collector()
+OWN_LOGGERS = ("agent", "tools", "graphs", "api")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collect_logs() -> Iterator[None]:
+    """Record our loggers at DEBUG for the whole run; ``test_zz_logs`` inspects them last."""
+    previous = {}
+    for name in OWN_LOGGERS:
+        logger = logging.getLogger(name)
+        previous[name] = logger.level
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(LOG_COLLECTOR)
+    yield
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).removeHandler(LOG_COLLECTOR)
+        logging.getLogger(name).setLevel(previous[name])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the log audit after everything else, so it sees the whole session's logs."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_zz_logs.py"))
