@@ -179,3 +179,19 @@ async def test_tokens_are_checked(api: Api) -> None:
         )
         assert response.status_code == status
         assert response.json()["code"] == code
+
+
+async def test_cross_customer_attempts_through_the_widget_api(api: Api) -> None:
+    from tests.unit.test_adversarial import TEMPLATES, VICTIMS
+
+    attempts = 0
+    for template in TEMPLATES[:12]:
+        for victim in VICTIMS[:2]:
+            text = template.format(user=victim["user"], order=victim["order"], encoded="aGk=")
+            _, events = await chat(api, text)
+            released = "".join(e.data.get("t", "") for e in events if e.event == "token")
+            secrets = [str(victim["email"]), str(victim["street"]), *map(str, victim["tracking"])]  # type: ignore[call-overload]
+            assert not any(s in released for s in secrets), (text, released)
+            assert events[-1].event == "end"
+            attempts += 1
+    assert attempts == 24
