@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from agent.assistant import Graph
 from agent.services import Services
 from agent.settings import Settings
 from api import errors
@@ -18,10 +19,11 @@ from api.auth import KeyStore, demo_publishable_key
 from api.db import open_engine
 from api.deps import AppResources
 from api.events import MemoryEventBuffer
+from api.handoffs import HandoffStore
 from api.limits import BodyLimitMiddleware
-from api.routes import assistants, chat, health, runs, threads, widget
+from api.routes import assistants, chat, handoffs, health, runs, threads, widget
 from api.run_store import RunStore
-from api.runs import RunManager
+from api.runs import RunManager, RunRecord
 from api.threads import ThreadStore
 
 
@@ -36,6 +38,18 @@ def token_secret(settings: Settings) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def handoff_recorder(graph: Graph, store: HandoffStore) -> Callable[[RunRecord], Awaitable[None]]:
+    """After every run: each pending handoff interrupt becomes (once) a queue record."""
+
+    async def record(run: RunRecord) -> None:
+        snapshot = await graph.aget_state({"configurable": {"thread_id": run.thread_id}})
+        for item in snapshot.interrupts:
+            if isinstance(item.value, dict) and item.value.get("type") == "handoff":
+                await store.record(run.tenant, run.thread_id, item.id, item.value)
+
+    return record
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -56,12 +70,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         demo_key = demo_publishable_key(secret) if settings.demo else None
         if demo_key:
             await keys.ensure(demo_key, "customer", settings.tenant, "demo widget")
+        handoff_store = HandoffStore(engine)
         async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
             graph = build_graph().compile(checkpointer=saver)
-            manager = RunManager(graph, MemoryEventBuffer(), RunStore(engine))
+            recorder = handoff_recorder(graph, handoff_store)
+            manager = RunManager(graph, MemoryEventBuffer(), RunStore(engine), recorder)
             yield {
                 "sf": AppResources(
-                    settings, svc, manager, keys, ThreadStore(engine), secret, demo_key
+                    settings,
+                    svc,
+                    manager,
+                    keys,
+                    ThreadStore(engine),
+                    secret,
+                    demo_key,
+                    handoff_store,
                 )
             }
             await manager.shutdown()
@@ -87,6 +110,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         health.router,
         widget.router,
         chat.router,
+        handoffs.router,
         assistants.router,
         threads.router,
         runs.router,

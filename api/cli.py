@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from agent.assistant import AskResult, open_assistant
 from agent.errors import LLMUnavailableError, SupportFlowError
 from agent.settings import Settings
+from api.cli_handoffs import handoffs_app, record_pending
 
 app = typer.Typer(help="SupportFlow: an agentic customer-support assistant.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -94,6 +95,19 @@ def _services(settings: Settings) -> Any:
         return build_services(settings, progress=lambda n: bar.advance(task, n))
 
 
+async def _queue_handoffs(assistant: Any, settings: Settings, thread_id: str) -> None:
+    """Escalations from the CLI land in the same queue as the API's."""
+    from api.db import open_engine
+    from api.handoffs import HandoffStore
+
+    snapshot = await assistant.graph.aget_state({"configurable": {"thread_id": thread_id}})
+    engine = await open_engine(settings.app_db_url)
+    try:
+        await record_pending(HandoffStore(engine), settings.tenant, thread_id, snapshot.interrupts)
+    finally:
+        await engine.dispose()
+
+
 def _print_result(result: AskResult, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(result.model_dump(), ensure_ascii=False))
@@ -119,7 +133,10 @@ def ask(
         settings = _settings()
         _check_llm(settings)
         async with open_assistant(_services(settings)) as assistant:
-            return await assistant.ask(text, customer_id=customer, thread_id=thread)
+            result = await assistant.ask(text, customer_id=customer, thread_id=thread)
+            if result.escalated:
+                await _queue_handoffs(assistant, settings, result.thread_id)
+            return result
 
     started = time.perf_counter()
     result = _run(main)
@@ -239,6 +256,8 @@ def serve(
         access_log=False,
     )
 
+
+app.add_typer(handoffs_app, name="handoffs")
 
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")

@@ -56,6 +56,25 @@ runs = Table(
 )
 
 
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("handoff_id", String(36), primary_key=True),
+    Column("interrupt_id", String(64), nullable=False, unique=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("thread_id", String(64), nullable=False, index=True),
+    Column("customer_id", String(128), nullable=True),
+    Column("reason", String(64), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("claimed_by", String(64), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+)
+
+
 def sqlite_url(path: Path) -> str:
     """Async SQLite URL for a file path."""
     return f"sqlite+aiosqlite:///{path}"

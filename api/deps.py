@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from agent.services import Services
 from agent.settings import Settings
 from api.auth import AuthError, KeyStore, Principal, Role, verify_end_user_token
+from api.handoffs import HandoffStore
 from api.runs import RunManager
 from api.threads import ThreadStore
 
@@ -26,6 +27,7 @@ class AppResources:
     threads: ThreadStore
     token_secret: str
     demo_key: str | None
+    handoffs: HandoffStore
 
 
 def resources(request: Request) -> AppResources:
@@ -80,4 +82,5 @@ def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
 
 CustomerDep = Annotated[Principal, Depends(require("customer"))]
 StaffDep = Annotated[Principal, Depends(require("agent", "engineer", "admin"))]
+AgentDep = Annotated[Principal, Depends(require("agent", "admin"))]
 AdminDep = Annotated[Principal, Depends(require("admin"))]

@@ -17,6 +17,7 @@ from agent.errors import (
 )
 from api.auth import AuthError
 from api.events import InvalidEventIdError, UnknownStreamError
+from api.handoffs import HandoffConflictError, HandoffNotFoundError
 from api.runs import BusyThreadError, RunNotFoundError
 from api.threads import InvalidFilterError, ThreadExistsError, ThreadNotFoundError
 
@@ -31,6 +32,13 @@ _MAPPED: dict[type[Exception], tuple[int, str, str]] = {
     InvalidEventIdError: (400, "invalid_last_event_id", "Last-Event-ID was not issued by this run"),
     BusyThreadError: (409, "thread_busy", "thread has a run in progress; use multitask_strategy"),
     ThreadExistsError: (409, "thread_exists", "thread already exists"),
+    HandoffNotFoundError: (404, "handoff_not_found", "handoff not found"),
+    HandoffConflictError: (
+        409,
+        "handoff_conflict",
+        "the handoff is not in a state that allows this (claimed by "
+        "someone else, already closed, or the conversation is no longer waiting)",
+    ),
     InvalidFilterError: (
         422,
         "invalid_filter",

@@ -74,6 +74,7 @@ class RunRecord:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     start_checkpoint: str | None = None
     rolled_back: bool = False
+    tenant: str = "demo"
 
     @property
     def active(self) -> bool:
@@ -84,10 +85,18 @@ class RunRecord:
 class RunManager:
     """Executes runs as background tasks so a client disconnect never stops a run."""
 
-    def __init__(self, graph: Graph, buffer: EventBuffer, store: RunStore | None = None) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        buffer: EventBuffer,
+        store: RunStore | None = None,
+        on_finish: Callable[[RunRecord], Awaitable[None]] | None = None,
+    ) -> None:
         self.graph = graph
         self.buffer = buffer
         self.store = store
+        self.on_finish = on_finish
+        self._started = asyncio.Condition()
         self._runs: dict[str, RunRecord] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -109,6 +118,27 @@ class RunManager:
         """Cancel what is still running (process exit)."""
         for run in [r for r in self._runs.values() if r.active]:
             await self.cancel(run)
+
+    async def next_run(
+        self, thread_id: str, after: str | None, timeout_s: float
+    ) -> RunRecord | None:
+        """Wait (bounded) for a run on the thread newer than ``after``; for long-polling clients."""
+
+        def newer() -> RunRecord | None:
+            runs = self.of_thread(thread_id)
+            if not runs or runs[0].run_id == after:
+                return None
+            known = after is not None and any(r.run_id == after for r in runs)
+            return runs[0] if known or after is None else None
+
+        async with self._started:
+            try:
+                await asyncio.wait_for(
+                    self._started.wait_for(lambda: newer() is not None), timeout_s
+                )
+            except TimeoutError:
+                return None
+        return newer()
 
     def of_thread(self, thread_id: str) -> list[RunRecord]:
         """Runs of a thread, newest first."""
@@ -137,8 +167,11 @@ class RunManager:
             metadata=spec.metadata,
             kwargs=spec.kwargs,
             multitask_strategy=spec.strategy,
+            tenant=spec.context.tenant,
         )
         self._runs[record.run_id] = record
+        async with self._started:
+            self._started.notify_all()
         await self.buffer.open(record.run_id)
         event, data = (
             spec.opening(record)
@@ -246,6 +279,8 @@ class RunManager:
         # (stored status, final events, clean-up) happens before the buffer closes.
         try:
             await self._persist(run)
+            if self.on_finish is not None:
+                await self.on_finish(run)
             if spec.finisher is not None:
                 for event, data in spec.finisher(run):
                     await self.buffer.publish(run.run_id, event, dumps(data))

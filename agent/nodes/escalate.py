@@ -32,9 +32,14 @@ def handoff_payload(state: SupportState, runtime: Runtime[RunContext]) -> dict[s
     }
 
 
+HANDBACK_MESSAGE = "You're back with the assistant. How else can I help?"
+
+
 def human_answer(resume: Any) -> str:
-    """Accept ``"text"`` or ``{"answer": "text"}`` from the human side."""
+    """Accept ``"text"``, ``{"answer": "text"}`` or ``{"action": "handback"}``."""
     if isinstance(resume, dict):
+        if resume.get("action") == "handback":
+            return HANDBACK_MESSAGE
         return str(resume.get("answer", "")).strip()
     return str(resume).strip()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
@@ -97,6 +97,18 @@ async def chat_stream(
     return await stream_response(
         res.runs.buffer, run.run_id, headers={"Location": path, "Content-Location": path}
     )
+
+
+@router.get("/threads/{thread_id}/next", response_model=None)
+async def next_run(
+    thread_id: str, who: CustomerDep, res: ResourcesDep, after: str | None = None
+) -> dict[str, str] | Response:
+    """Long-poll (25 s) for the next run on the thread, e.g. a human's reply after a handoff."""
+    await _thread_for(thread_id, who, res)
+    run = await res.runs.next_run(thread_id, after, timeout_s=25.0)
+    if run is None:
+        return Response(status_code=204)
+    return {"run_id": run.run_id, "stream": _stream_path(run.run_id)}
 
 
 @router.get("/runs/{run_id}/stream", response_class=EventSourceResponse)

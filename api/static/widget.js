@@ -99,8 +99,9 @@
     return h;
   }
 
-  function Turn(text) {
+  function Turn(text, kind) {
     this.text = text;
+    this.kind = kind || "bot";
     this.node = null;
     this.lastId = null;
     this.runId = null;
@@ -116,7 +117,7 @@
       if (data.thread_id) sessionStorage.setItem(THREAD_KEY, data.thread_id);
       status.textContent = data.text || "";
     } else if (ev.event === "token") {
-      if (!this.node) this.node = bubble("bot", "");
+      if (!this.node) this.node = bubble(this.kind, "");
       this.node.querySelector(".sf-text").textContent += data.t;
       log.scrollTop = log.scrollHeight;
     } else if (ev.event === "citation") {
@@ -128,6 +129,7 @@
       banner.textContent = "You're now connected with our support team.";
       banner.hidden = false;
       bubble("human", data.message);
+      this.handedOff = true;
     } else if (ev.event === "error") {
       bubble("bot", data.message || "Something went wrong. Please try again.");
     } else if (ev.event === "end") {
@@ -188,6 +190,31 @@
       .then(function () { return self.done ? null : self.resume(); });
   };
 
+  /* After a handoff, wait for the team's reply: long-poll for the next run, then stream it. */
+  function watch(afterRunId) {
+    var thread = sessionStorage.getItem(THREAD_KEY);
+    if (!thread) return;
+    var url = cfg.base + "/v1/chat/threads/" + encodeURIComponent(thread) + "/next?after=" +
+      encodeURIComponent(afterRunId);
+    fetch(url, { headers: headers({ Accept: "application/json" }) }).then(function (res) {
+      if (res.status === 204) return watch(afterRunId);
+      if (!res.ok) return null;
+      return res.json().then(function (next) {
+        var turn = new Turn("", "human");
+        turn.runId = next.run_id;
+        return fetch(cfg.base + next.stream, { headers: headers() })
+          .then(function (r) { return turn.consume(r); })
+          .then(function () {
+            if (/back with the assistant/.test(turn.node ? turn.node.textContent : "")) {
+              banner.hidden = true;
+              return null;
+            }
+            return watch(next.run_id);
+          });
+      });
+    }).catch(function () { setTimeout(function () { watch(afterRunId); }, 2000); });
+  }
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     var text = input.value.trim();
@@ -196,9 +223,11 @@
     input.value = "";
     send.disabled = true;
     status.textContent = "Sending…";
-    new Turn(text).start().then(function () {
+    var turn = new Turn(text);
+    turn.start().then(function () {
       send.disabled = false;
       input.focus();
+      if (turn.handedOff && turn.runId) watch(turn.runId);
     });
   });
 

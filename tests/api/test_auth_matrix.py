@@ -13,6 +13,8 @@ from tests.conftest import make_settings
 PUBLIC: frozenset[str] = frozenset()
 CUSTOMER = frozenset({"customer"})
 STAFF = frozenset({"agent", "engineer", "admin"})
+AGENTS = frozenset({"agent", "admin"})
+TEXT = {"text": "hello"}
 RUN_BODY = {"assistant_id": "support", "input": {"messages": [{"role": "user", "content": "hi"}]}}
 
 # (method, path template, body, roles allowed); {tid}/{rid} are filled with real ids.
@@ -24,6 +26,14 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("GET", "/widget.css", None, PUBLIC),
     ("POST", "/v1/chat/stream", {"message": "hi"}, CUSTOMER),
     ("GET", "/v1/chat/runs/{rid}/stream", None, CUSTOMER),
+    ("GET", "/v1/chat/threads/{tid}/next", None, CUSTOMER),
+    ("GET", "/v1/handoffs", None, AGENTS),
+    ("GET", "/v1/handoffs/{hid}", None, AGENTS),
+    ("POST", "/v1/handoffs/{hid}/claim", None, AGENTS),
+    ("POST", "/v1/handoffs/{hid}/reply", TEXT, AGENTS),
+    ("POST", "/v1/handoffs/{hid}/resume", TEXT, AGENTS),
+    ("POST", "/v1/handoffs/{hid}/handback", None, AGENTS),
+    ("POST", "/v1/handoffs/{hid}/resolve", None, AGENTS),
     ("POST", "/assistants/search", {}, STAFF),
     ("GET", "/assistants/support", None, STAFF),
     ("GET", "/assistants/support/graph", None, STAFF),
@@ -60,6 +70,7 @@ def test_matrix_covers_every_route(tmp_path: Any) -> None:
             p.replace("{tid}", "{thread_id}")
             .replace("{rid}", "{run_id}")
             .replace("{cid}", "{checkpoint_id}")
+            .replace("{hid}", "{handoff_id}")
             .replace("/support", "/{assistant_id}"),
         )
         for m, p, _, _ in MATRIX
@@ -73,7 +84,12 @@ async def _ids(api: Api) -> dict[str, str]:
     run = (await api.client.post(f"/threads/{thread}/runs", json=RUN_BODY, headers=staff)).json()
     await api.client.get(f"/threads/{thread}/runs/{run['run_id']}/join", headers=staff)
     state = (await api.client.get(f"/threads/{thread}/state", headers=staff)).json()
-    return {"tid": thread, "rid": run["run_id"], "cid": state["checkpoint"]["checkpoint_id"]}
+    return {
+        "tid": thread,
+        "rid": run["run_id"],
+        "cid": state["checkpoint"]["checkpoint_id"],
+        "hid": "00000000-0000-0000-0000-000000000000",
+    }
 
 
 def _headers(api: Api, caller: str) -> dict[str, str]:

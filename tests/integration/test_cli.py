@@ -176,3 +176,37 @@ def test_guard_jsonl_keeps_order(cli_data: Path) -> None:
     )
     assert bad.returncode == 2
     assert "line 1" in bad.stderr
+
+
+def test_handoffs_cli_flow(tmp_path: Path) -> None:
+    asked = json.loads(
+        cli(
+            tmp_path, "ask", "--json", "--customer", "james_li_5688", "Can I speak to a human?"
+        ).stdout
+    )
+    assert asked["escalated"] is True
+    queue = json.loads(cli(tmp_path, "handoffs", "list", "--json").stdout)
+    assert [h["thread_id"] for h in queue] == [asked["thread_id"]]
+    handoff = queue[0]["handoff_id"]
+    assert cli(tmp_path, "handoffs", "claim", handoff, "--agent", "sam").returncode == 0
+    taken = cli(tmp_path, "handoffs", "claim", handoff, "--agent", "kim")
+    assert taken.returncode == 2
+    assert "claimed by someone else" in taken.stderr
+    replied = cli(
+        tmp_path, "handoffs", "resume", handoff, "Your refund is on its way.", "--agent", "sam"
+    )
+    assert json.loads(replied.stdout)["status"] == "returned"
+    after = json.loads(
+        cli(
+            tmp_path,
+            "ask",
+            "--json",
+            "--customer",
+            "james_li_5688",
+            "--thread",
+            asked["thread_id"],
+            "Thanks! How do I reset my password?",
+        ).stdout
+    )
+    assert after["route"] == "knowledge"
+    assert json.loads(cli(tmp_path, "handoffs", "list", "--json", "--status", "open").stdout) == []
