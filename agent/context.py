@@ -19,3 +19,5 @@ class RunContext:
     prompt_version: str = "v1"
     model: str | None = None
     """Model override for this run; ``None`` uses the configured default."""
+    retrieval_k: int | None = None
+    """Passages to retrieve for this run (replays and forks may change it)."""

@@ -21,7 +21,7 @@ from api.deps import AppResources
 from api.events import MemoryEventBuffer
 from api.handoffs import HandoffStore
 from api.limits import BodyLimitMiddleware
-from api.routes import assistants, chat, handoffs, health, runs, threads, widget
+from api.routes import assistants, chat, handoffs, health, runs, threads, traces, widget
 from api.run_store import RunStore
 from api.runs import RunManager, RunRecord
 from api.threads import ThreadStore
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         widget.router,
         chat.router,
         handoffs.router,
+        traces.router,
         assistants.router,
         threads.router,
         runs.router,

@@ -21,6 +21,7 @@ from agent.assistant import AskResult, open_assistant
 from agent.errors import LLMUnavailableError, SupportFlowError
 from agent.settings import Settings
 from api.cli_handoffs import handoffs_app, record_pending
+from api.cli_traces import replay_command, trace_app
 
 app = typer.Typer(help="SupportFlow: an agentic customer-support assistant.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -258,6 +259,8 @@ def serve(
 
 
 app.add_typer(handoffs_app, name="handoffs")
+app.add_typer(trace_app, name="trace")
+app.command("replay")(replay_command)
 
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")

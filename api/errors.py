@@ -15,6 +15,7 @@ from agent.errors import (
     ThreadOwnershipError,
     UnknownCustomerError,
 )
+from agent.traces import TraceNotFoundError
 from api.auth import AuthError
 from api.events import InvalidEventIdError, UnknownStreamError
 from api.handoffs import HandoffConflictError, HandoffNotFoundError
@@ -33,6 +34,7 @@ _MAPPED: dict[type[Exception], tuple[int, str, str]] = {
     BusyThreadError: (409, "thread_busy", "thread has a run in progress; use multitask_strategy"),
     ThreadExistsError: (409, "thread_exists", "thread already exists"),
     HandoffNotFoundError: (404, "handoff_not_found", "handoff not found"),
+    TraceNotFoundError: (404, "trace_not_found", "no trace (or checkpoint) for this thread"),
     HandoffConflictError: (
         409,
         "handoff_conflict",

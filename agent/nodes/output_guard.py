@@ -9,6 +9,7 @@ from typing import Literal
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+import prompts
 from agent.context import RunContext
 from agent.guards.output import check_chunk, split_chunks
 from agent.guards.pii import find_pii
@@ -46,6 +47,13 @@ def order_claims_match(chunk: str, state: SupportState) -> bool:
     return True
 
 
+def intro(state: SupportState, runtime: Runtime[RunContext]) -> str:
+    """The prompt version's lead-in for cited knowledge answers (our own text, still checked)."""
+    if state.get("route") != "knowledge" or not state.get("citations"):
+        return ""
+    return prompts.render(runtime.context.prompt_version, "answer_intro")
+
+
 async def output_guard(
     state: SupportState, runtime: Runtime[RunContext]
 ) -> Command[Literal["respond", "escalate"]]:
@@ -53,7 +61,7 @@ async def output_guard(
     canary = services(runtime).settings.canary_token.get_secret_value()
     allowed = allowed_values(state, runtime.context.customer_id)
     released: list[str] = []
-    for chunk in split_chunks(state["draft"]):
+    for chunk in split_chunks(intro(state, runtime) + state["draft"]):
         verdict = check_chunk(chunk, allowed_values=allowed, canary=canary)
         if verdict["verdict"] == "allow" and not order_claims_match(chunk, state):
             verdict = {"verdict": "block", "score": 1.0, "reasons": ["order_fact_mismatch"]}

@@ -49,9 +49,8 @@ def to_passage(hit: Hit) -> Passage | None:
 async def retrieve(state: SupportState, runtime: Runtime[RunContext]) -> SupportState:
     """Top-k passages for the question, best first."""
     svc = services(runtime)
-    hits = await asyncio.to_thread(
-        search, svc, runtime.context.tenant, state["question"], svc.settings.retrieval_k
-    )
+    k = runtime.context.retrieval_k or svc.settings.retrieval_k
+    hits = await asyncio.to_thread(search, svc, runtime.context.tenant, state["question"], k)
     passages = [p for p in (to_passage(h) for h in hits) if p is not None]
     passages.sort(key=lambda p: -p["similarity"])
     return {"passages": passages}

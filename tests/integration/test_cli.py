@@ -210,3 +210,20 @@ def test_handoffs_cli_flow(tmp_path: Path) -> None:
     )
     assert after["route"] == "knowledge"
     assert json.loads(cli(tmp_path, "handoffs", "list", "--json", "--status", "open").stdout) == []
+
+
+def test_trace_and_replay_cli(tmp_path: Path) -> None:
+    asked = json.loads(cli(tmp_path, "ask", "--json", "How do I return an item?").stdout)
+    shown = json.loads(cli(tmp_path, "trace", "show", asked["thread_id"], "--json").stdout)
+    assert shown["path"][-1] == "respond"
+    same = json.loads(cli(tmp_path, "replay", asked["thread_id"], "--json").stdout)
+    assert same["diff"]["changed"] == {}
+    assert same["answer"] == asked["answer"]
+    fork = json.loads(
+        cli(tmp_path, "replay", asked["thread_id"], "--prompt-version", "v2", "--json").stdout
+    )
+    assert set(fork) >= {"thread_id", "answer", "route", "diff"}
+    assert fork["diff"]["changed"]["prompt_version"] == {"original": "v1", "fork": "v2"}
+    bad = cli(tmp_path, "replay", asked["thread_id"], "--prompt-version", "v9")
+    assert bad.returncode == 2
+    assert "unknown prompt version" in bad.stderr
