@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.retrieval.store import Audience
 from agent.services import Services
 
 
@@ -19,5 +20,7 @@ class RunContext:
     prompt_version: str = "v1"
     model: str | None = None
     """Model override for this run; ``None`` uses the configured default."""
+    audiences: tuple[Audience, ...] = ("customer",)
+    """Knowledge-base audiences searched: agents' drafts also see the agent guidelines."""
     retrieval_k: int | None = None
     """Passages to retrieve for this run (replays and forks may change it)."""

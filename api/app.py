@@ -21,7 +21,18 @@ from api.deps import AppResources
 from api.events import MemoryEventBuffer
 from api.handoffs import HandoffStore
 from api.limits import BodyLimitMiddleware
-from api.routes import assistants, chat, handoffs, health, runs, threads, traces, widget
+from api.routes import (
+    agent_desk,
+    assistants,
+    chat,
+    handoffs,
+    health,
+    pages,
+    runs,
+    threads,
+    traces,
+    widget,
+)
 from api.run_store import RunStore
 from api.runs import RunManager, RunRecord
 from api.threads import ThreadStore
@@ -112,6 +123,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         chat.router,
         handoffs.router,
         traces.router,
+        agent_desk.router,
+        pages.router,
         assistants.router,
         threads.router,
         runs.router,

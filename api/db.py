@@ -75,6 +75,21 @@ handoffs = Table(
 )
 
 
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("feedback_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("thread_id", String(64), nullable=False, index=True),
+    Column("run_id", String(64), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("final_text", Text, nullable=True),
+    Column("author", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+
 def sqlite_url(path: Path) -> str:
     """Async SQLite URL for a file path."""
     return f"sqlite+aiosqlite:///{path}"

@@ -29,6 +29,11 @@ class ThreadStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The app database (shared with the other stores)."""
+        return self._engine
+
     async def create(
         self, thread_id: str, tenant: str, owner: str | None, meta: dict[str, Any]
     ) -> dict[str, Any]:

@@ -10,17 +10,23 @@ from langgraph.runtime import Runtime
 from agent.context import RunContext
 from agent.guards.injection import matched_spans, score_text
 from agent.nodes._common import services
-from agent.retrieval.store import Hit
+from agent.retrieval.store import Audience, Hit
 from agent.services import Services
 from agent.state import Passage, SupportState
 
 logger = logging.getLogger(__name__)
 
 
-def search(svc: Services, tenant: str, question: str, k: int) -> list[Hit]:
+def search(
+    svc: Services,
+    tenant: str,
+    question: str,
+    k: int,
+    audiences: tuple[Audience, ...] = ("customer",),
+) -> list[Hit]:
     """Embed the question and run the store's hybrid query (blocking; run in a thread)."""
     vector = svc.embedder.embed([question])[0]
-    return svc.store.search(tenant, question, vector, k)
+    return svc.store.search(tenant, question, vector, k, audiences)
 
 
 def neutralise(text: str) -> str:
@@ -50,7 +56,8 @@ async def retrieve(state: SupportState, runtime: Runtime[RunContext]) -> Support
     """Top-k passages for the question, best first."""
     svc = services(runtime)
     k = runtime.context.retrieval_k or svc.settings.retrieval_k
-    hits = await asyncio.to_thread(search, svc, runtime.context.tenant, state["question"], k)
+    ctx = runtime.context
+    hits = await asyncio.to_thread(search, svc, ctx.tenant, state["question"], k, ctx.audiences)
     passages = [p for p in (to_passage(h) for h in hits) if p is not None]
     passages.sort(key=lambda p: -p["similarity"])
     return {"passages": passages}
