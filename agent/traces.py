@@ -111,8 +111,12 @@ async def build_trace(graph: Graph, thread_id: str, *, masked: bool) -> dict[str
     """The whole thread: steps in order, the path, and the latest turn's decisions."""
     snapshots = await history(graph, thread_id)
     steps = steps_of(snapshots, masked)
-    path = [n for step in steps for n in step["nodes"] if n not in ("__input__", "__start__")]
+    path: list[str] = [
+        n for step in steps for n in step["nodes"] if n not in ("__input__", "__start__")
+    ]
     latest = snapshots[-1]
+    # A node paused in interrupt() (a handoff waiting for a human) has no checkpoint after it.
+    path += [n for n in latest.next if n != "__start__"]
     return {
         "thread_id": thread_id,
         "checkpoints": len(snapshots),
