@@ -21,7 +21,7 @@ from agent.assistant import AskResult, open_assistant
 from agent.errors import LLMUnavailableError, SupportFlowError
 from agent.settings import Settings
 from api.cli_handoffs import handoffs_app, record_pending
-from api.cli_traces import replay_command, trace_app
+from api.cli_traces import replay_batch_command, replay_command, trace_app
 
 app = typer.Typer(help="SupportFlow: an agentic customer-support assistant.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -261,6 +261,7 @@ def serve(
 app.add_typer(handoffs_app, name="handoffs")
 app.add_typer(trace_app, name="trace")
 app.command("replay")(replay_command)
+app.command("replay-batch")(replay_batch_command)
 
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")

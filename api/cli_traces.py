@@ -127,3 +127,50 @@ def replay_command(
     out.print(result["answer"])
     changed = result["diff"]["changed"]
     out.print(f"changed: {', '.join(changed) or 'nothing'}")
+
+
+def replay_batch_command(
+    threads_file: Annotated[typer.FileText, typer.Argument(help="Thread ids, one per line.")],
+    prompt_version: Annotated[str | None, typer.Option(help="Candidate prompt version.")] = None,
+    model: Annotated[str | None, typer.Option(help="Candidate model.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report.")] = False,
+) -> None:
+    """Fork a saved set of threads onto a candidate and summarise what changed."""
+    from agent.replay import Overrides, replay
+
+    ids = [line.strip() for line in threads_file if line.strip() and not line.startswith("#")]
+    overrides = Overrides(prompt_version, model)
+
+    async def action(assistant: Any) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for tid in ids:
+            try:
+                result = await replay(assistant.graph, assistant.services, tid, overrides=overrides)
+            except TraceNotFoundError:
+                rows.append({"thread_id": tid, "error": "not found"})
+                continue
+            rows.append(
+                {
+                    "thread_id": tid,
+                    "fork": result["thread_id"],
+                    "changed": sorted(result["diff"]["changed"]),
+                }
+            )
+        return rows
+
+    rows = _go(_with_graph(action))
+    summary = {
+        "threads": len(rows),
+        "unchanged": sum(1 for r in rows if r.get("changed") == []),
+        "answer_changed": sum(1 for r in rows if "answer" in r.get("changed", [])),
+        "route_changed": sum(1 for r in rows if "route" in r.get("changed", [])),
+        "errors": sum(1 for r in rows if "error" in r),
+    }
+    if as_json:
+        typer.echo(json.dumps({"summary": summary, "threads": rows}))
+        return
+    table = Table("thread", "changed")
+    for row in rows:
+        table.add_row(row["thread_id"], row.get("error") or ", ".join(row["changed"]) or "-")
+    out.print(table)
+    out.print(" · ".join(f"{k}: {v}" for k, v in summary.items()))

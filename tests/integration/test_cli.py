@@ -227,3 +227,25 @@ def test_trace_and_replay_cli(tmp_path: Path) -> None:
     bad = cli(tmp_path, "replay", asked["thread_id"], "--prompt-version", "v9")
     assert bad.returncode == 2
     assert "unknown prompt version" in bad.stderr
+
+
+def test_batch_replay_summarises_changes(tmp_path: Path) -> None:
+    threads = [
+        json.loads(cli(tmp_path, "ask", "--json", "--customer", "james_li_5688", text).stdout)[
+            "thread_id"
+        ]
+        for text in ("How do I return an item?", "Where is order #W2611340?")
+    ]
+    listing = tmp_path / "threads.txt"
+    listing.write_text("\n".join([*threads, "no-such-thread"]) + "\n", encoding="utf-8")
+    report = json.loads(
+        cli(tmp_path, "replay-batch", str(listing), "--prompt-version", "v2", "--json").stdout
+    )
+    assert report["summary"] == {
+        "threads": 3,
+        "unchanged": 0,
+        "answer_changed": 1,
+        "route_changed": 0,
+        "errors": 1,
+    }
+    assert report["threads"][1]["changed"] == ["prompt_version"]
