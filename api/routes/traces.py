@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -39,6 +40,8 @@ async def list_traces(
     route: str | None = None,
     escalated: bool | None = None,
     blocked: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
     """Recent conversations with their latest route and outcome, filterable."""
@@ -66,8 +69,20 @@ async def list_traces(
             continue
         if blocked is not None and item["blocked"] != blocked:
             continue
+        if not _within(row["updated_at"], since, until):
+            continue
         out.append(item)
     return out
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; compare everything as aware UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _within(moment: datetime, since: datetime | None, until: datetime | None) -> bool:
+    moment = _aware(moment)
+    return (since is None or moment >= _aware(since)) and (until is None or moment <= _aware(until))
 
 
 @router.get("/{thread_id}")

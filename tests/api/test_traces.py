@@ -42,6 +42,8 @@ async def test_trace_shows_the_path_and_masks_for_engineers(api: Api) -> None:
         await api.client.get("/v1/traces?route=order_status", headers=api.headers("engineer"))
     ).json()
     assert thread_id in [t["thread_id"] for t in listed]
+    late = "/v1/traces?since=2999-01-01T00:00:00Z"
+    assert (await api.client.get(late, headers=api.headers("engineer"))).json() == []
 
 
 async def test_replay_is_deterministic_and_fork_shows_a_diff(api: Api) -> None:
