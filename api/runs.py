@@ -115,9 +115,15 @@ class RunManager:
         return run
 
     async def shutdown(self) -> None:
-        """Cancel what is still running (process exit)."""
+        """Cancel what is still running and wait for every task to finish its clean-up.
+
+        A run whose status is already final may still be closing (storing its status,
+        recording a handoff); the checkpointer must outlive that, so wait for it too.
+        """
         for run in [r for r in self._runs.values() if r.active]:
             await self.cancel(run)
+        pending = [r.task for r in self._runs.values() if r.task is not None and not r.task.done()]
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def next_run(
         self, thread_id: str, after: str | None, timeout_s: float

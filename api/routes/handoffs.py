@@ -87,6 +87,16 @@ async def _held(res: AppResources, who: Principal, handoff_id: str) -> dict[str,
     return row
 
 
+async def _return_to_ai(
+    res: AppResources, who: Principal, handoff_id: str, resume: dict[str, Any]
+) -> dict[str, Any]:
+    """Answer the interrupt, then mark the handoff as returned to the AI."""
+    row = await _held(res, who, handoff_id)
+    run_id = await _resume(res, who, row, resume)
+    closed = await res.handoffs.close(who.tenant, handoff_id, who.key_id, "returned")
+    return {**handoff_json(closed), "run_id": run_id}
+
+
 @router.post("/{handoff_id}/reply")
 async def reply(
     handoff_id: str, body: HumanText, who: AgentDep, res: ResourcesDep
@@ -102,19 +112,13 @@ async def resume(
     handoff_id: str, body: HumanText, who: AgentDep, res: ResourcesDep
 ) -> dict[str, Any]:
     """Give the AI the human's answer and return the conversation to it."""
-    row = await _held(res, who, handoff_id)
-    run_id = await _resume(res, who, row, {"answer": body.text})
-    closed = await res.handoffs.close(who.tenant, handoff_id, who.key_id, "returned")
-    return {**handoff_json(closed), "run_id": run_id}
+    return await _return_to_ai(res, who, handoff_id, {"answer": body.text})
 
 
 @router.post("/{handoff_id}/handback")
 async def handback(handoff_id: str, who: AgentDep, res: ResourcesDep) -> dict[str, Any]:
     """Return the conversation to the AI without an answer."""
-    row = await _held(res, who, handoff_id)
-    run_id = await _resume(res, who, row, {"action": "handback"})
-    closed = await res.handoffs.close(who.tenant, handoff_id, who.key_id, "returned")
-    return {**handoff_json(closed), "run_id": run_id}
+    return await _return_to_ai(res, who, handoff_id, {"action": "handback"})
 
 
 @router.post("/{handoff_id}/resolve")

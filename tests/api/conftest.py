@@ -117,3 +117,14 @@ async def read_events(
                 if stop_after is not None and len(events) >= stop_after:
                     return response, events
     return response, events
+
+
+async def start_chat(api: Api, message: str, thread_id: str | None = None) -> list[Sse]:
+    """One widget turn as the demo customer; returns its events (first is ``status``)."""
+    body: dict[str, Any] = {"message": message}
+    if thread_id:
+        body["thread_id"] = thread_id
+    _, events = await read_events(
+        api.client, "POST", "/v1/chat/stream", json=body, headers=api.headers("customer", JAMES)
+    )
+    return events

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.db import feedback
-from tests.api.conftest import JAMES, Api, read_events
+from tests.api.conftest import Api, start_chat
 
 
 async def test_draft_for_a_ticket_shows_sources(api: Api) -> None:
@@ -23,13 +23,7 @@ async def test_draft_for_a_ticket_shows_sources(api: Api) -> None:
 
 
 async def test_draft_for_a_conversation_uses_the_customers_tools(api: Api) -> None:
-    _, events = await read_events(
-        api.client,
-        "POST",
-        "/v1/chat/stream",
-        json={"message": "Where is order #W2611340?"},
-        headers=api.headers("customer", JAMES),
-    )
+    events = await start_chat(api, "Where is order #W2611340?")
     thread_id = events[0].data["thread_id"]
     body = (
         await api.client.post(
@@ -47,13 +41,7 @@ async def test_draft_for_a_conversation_uses_the_customers_tools(api: Api) -> No
 
 
 async def test_feedback_is_recorded(api: Api) -> None:
-    _, events = await read_events(
-        api.client,
-        "POST",
-        "/v1/chat/stream",
-        json={"message": "How do I return an item?"},
-        headers=api.headers("customer", JAMES),
-    )
+    events = await start_chat(api, "How do I return an item?")
     thread_id = events[0].data["thread_id"]
     for kind in ("accept", "thumbs_down"):
         response = await api.client.post(

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import JAMES, Api, read_events
+from tests.api.conftest import Api, start_chat
 
 
 async def _conversation(api: Api) -> str:
-    _, first = await read_events(
-        api.client,
-        "POST",
-        "/v1/chat/stream",
-        json={"message": "How do I return an item?"},
-        headers=api.headers("customer", JAMES),
-    )
+    first = await start_chat(api, "How do I return an item?")
     thread_id = str(first[0].data["thread_id"])
-    await read_events(
-        api.client,
-        "POST",
-        "/v1/chat/stream",
-        json={"message": "Where is order #W2611340?", "thread_id": thread_id},
-        headers=api.headers("customer", JAMES),
-    )
+    await start_chat(api, "Where is order #W2611340?", thread_id)
     return thread_id
 
 
@@ -47,13 +35,7 @@ async def test_trace_shows_the_path_and_masks_for_engineers(api: Api) -> None:
 
 
 async def test_replay_is_deterministic_and_fork_shows_a_diff(api: Api) -> None:
-    _, events = await read_events(
-        api.client,
-        "POST",
-        "/v1/chat/stream",
-        json={"message": "How do I return an item?"},
-        headers=api.headers("customer", JAMES),
-    )
+    events = await start_chat(api, "How do I return an item?")
     thread_id = events[0].data["thread_id"]
     staff = api.headers("engineer")
     same = (await api.client.post(f"/v1/traces/{thread_id}/replay", json={}, headers=staff)).json()
