@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     """Sites allowed to embed the widget (exact origins)."""
 
+    redis_url: str | None = None
+    """Redis for the stream buffer (rejoin a stream on any replica); unset: in-process."""
+
     canary_token: SecretStr = Field(
         default_factory=lambda: SecretStr(f"sf-canary-{secrets.token_hex(8)}")
     )

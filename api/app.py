@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,7 @@ from api import errors
 from api.auth import KeyStore, demo_publishable_key
 from api.db import open_engine
 from api.deps import AppResources
-from api.events import MemoryEventBuffer
+from api.events import EventBuffer, MemoryEventBuffer
 from api.handoffs import HandoffStore
 from api.limits import BodyLimitMiddleware
 from api.routes import (
@@ -37,6 +38,8 @@ from api.run_store import RunStore
 from api.runs import RunManager, RunRecord
 from api.threads import ThreadStore
 
+logger = logging.getLogger(__name__)
+
 
 def token_secret(settings: Settings) -> str:
     """The configured secret, or one generated once and kept (0600) in the data directory."""
@@ -49,6 +52,26 @@ def token_secret(settings: Settings) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+async def event_buffer(settings: Settings) -> EventBuffer:
+    """Redis streams when configured and reachable; otherwise in-process, with a warning."""
+    if not settings.redis_url:
+        return MemoryEventBuffer()
+    from redis.exceptions import RedisError
+
+    from api.events_redis import RedisEventBuffer
+
+    buffer = RedisEventBuffer.from_url(settings.redis_url)
+    try:
+        await buffer.ping()
+    except (RedisError, OSError) as exc:
+        logger.warning(
+            "redis unavailable, using in-process stream buffer error=%s", type(exc).__name__
+        )
+        await buffer.aclose()
+        return MemoryEventBuffer()
+    return buffer
 
 
 def handoff_recorder(graph: Graph, store: HandoffStore) -> Callable[[RunRecord], Awaitable[None]]:
@@ -85,7 +108,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
             graph = build_graph().compile(checkpointer=saver)
             recorder = handoff_recorder(graph, handoff_store)
-            manager = RunManager(graph, MemoryEventBuffer(), RunStore(engine), recorder)
+            manager = RunManager(graph, await event_buffer(settings), RunStore(engine), recorder)
             yield {
                 "sf": AppResources(
                     settings,
@@ -99,6 +122,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 )
             }
             await manager.shutdown()
+            await manager.buffer.aclose()
         await engine.dispose()
 
     app = FastAPI(

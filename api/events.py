@@ -47,6 +47,10 @@ class EventBuffer(Protocol):
         """Raise ``UnknownStreamError`` / ``InvalidEventIdError`` before a response starts."""
         ...
 
+    async def aclose(self) -> None:
+        """Release connections (process exit)."""
+        ...
+
     def subscribe(self, run_id: str, after: str | None = None) -> AsyncIterator[Event]:
         """Events after ``after`` (all when ``None``), then the live tail until closed."""
         ...
@@ -88,6 +92,9 @@ class MemoryEventBuffer:
             return self._streams[run_id]
         except KeyError:
             raise UnknownStreamError(run_id) from None
+
+    async def aclose(self) -> None:
+        """Nothing to release in process."""
 
     async def check(self, run_id: str, after: str | None = None) -> None:
         """Validate the stream and the resume position eagerly."""

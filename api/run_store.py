@@ -33,6 +33,14 @@ class RunStore:
             row = (await conn.execute(query)).mappings().first()
         return dict(row) if row else None
 
+    async def by_id(self, run_id: str) -> dict[str, Any] | None:
+        """A stored run by id alone (for rejoining a stream on another replica)."""
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(select(runs).where(runs.c.run_id == run_id))).mappings().first()
+            )
+        return dict(row) if row else None
+
     async def of_thread(self, thread_id: str) -> list[dict[str, Any]]:
         """Stored runs of a thread, newest first."""
         query = select(runs).where(runs.c.thread_id == thread_id).order_by(runs.c.created_at.desc())

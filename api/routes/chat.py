@@ -15,7 +15,7 @@ from agent.errors import UnknownCustomerError
 from agent.guards.normalise import validate_message
 from api.auth import Principal
 from api.deps import AppResources, CustomerDep, ResourcesDep
-from api.runs import RunRecord, RunSpec
+from api.runs import RunNotFoundError, RunRecord, RunSpec
 from api.sse import stream_response
 from api.threads import ThreadNotFoundError
 from api.widget_stream import WidgetAdapter
@@ -99,6 +99,17 @@ async def chat_stream(
     )
 
 
+async def _run_thread(res: AppResources, run_id: str) -> str:
+    """The run's thread, from this process or from the shared run store (another replica)."""
+    try:
+        return res.runs.find(run_id).thread_id
+    except RunNotFoundError:
+        row = await res.runs.store.by_id(run_id) if res.runs.store else None
+        if row is None:
+            raise
+        return str(row["thread_id"])
+
+
 @router.get("/threads/{thread_id}/next", response_model=None)
 async def next_run(
     thread_id: str, who: CustomerDep, res: ResourcesDep, after: str | None = None
@@ -116,6 +127,5 @@ async def chat_join(
     run_id: str, who: CustomerDep, res: ResourcesDep, last_event_id: LastEventId = None
 ) -> EventSourceResponse:
     """Rejoin a run's stream; with ``Last-Event-ID`` only the missed events are replayed."""
-    run = res.runs.find(run_id)
-    await _thread_for(run.thread_id, who, res)
+    await _thread_for(await _run_thread(res, run_id), who, res)
     return await stream_response(res.runs.buffer, run_id, after=last_event_id)
