@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     """Sites allowed to embed the widget (exact origins)."""
 
+    rate_limit_per_key: str = "600/minute"
+    rate_limit_per_customer: str = "60/minute"
+    rate_limit_per_ip: str = "600/minute"
+    """Sliding-window limits (``limits`` notation); over them a request gets 429 + Retry-After."""
     redis_url: str | None = None
     """Redis for the stream buffer (rejoin a stream on any replica); unset: in-process."""
 

@@ -22,6 +22,7 @@ from api.deps import AppResources
 from api.events import EventBuffer, MemoryEventBuffer
 from api.handoffs import HandoffStore
 from api.limits import BodyLimitMiddleware
+from api.ratelimit import Limits, RateLimiter
 from api.routes import (
     agent_desk,
     assistants,
@@ -99,31 +100,46 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
         svc = services or build_services(settings)
         engine = await open_engine(settings.app_db_url)
-        secret = token_secret(settings)
-        keys = KeyStore(engine)
-        demo_key = demo_publishable_key(secret) if settings.demo else None
-        if demo_key:
-            await keys.ensure(demo_key, "customer", settings.tenant, "demo widget")
-        handoff_store = HandoffStore(engine)
-        async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
-            graph = build_graph().compile(checkpointer=saver)
-            recorder = handoff_recorder(graph, handoff_store)
-            manager = RunManager(graph, await event_buffer(settings), RunStore(engine), recorder)
-            yield {
-                "sf": AppResources(
-                    settings,
-                    svc,
-                    manager,
-                    keys,
-                    ThreadStore(engine),
-                    secret,
-                    demo_key,
-                    handoff_store,
-                )
-            }
-            await manager.shutdown()
-            await manager.buffer.aclose()
-        await engine.dispose()
+        try:
+            secret = token_secret(settings)
+            keys = KeyStore(engine)
+            demo_key = demo_publishable_key(secret) if settings.demo else None
+            if demo_key:
+                await keys.ensure(demo_key, "customer", settings.tenant, "demo widget")
+            handoff_store = HandoffStore(engine)
+            limiter = RateLimiter(
+                Limits(
+                    settings.rate_limit_per_key,
+                    settings.rate_limit_per_customer,
+                    settings.rate_limit_per_ip,
+                ),
+                settings.redis_url,
+            )
+            async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
+                graph = build_graph().compile(checkpointer=saver)
+                recorder = handoff_recorder(graph, handoff_store)
+                buffer = await event_buffer(settings)
+                manager = RunManager(graph, buffer, RunStore(engine), recorder)
+                try:
+                    yield {
+                        "sf": AppResources(
+                            settings,
+                            svc,
+                            manager,
+                            keys,
+                            ThreadStore(engine),
+                            secret,
+                            demo_key,
+                            handoff_store,
+                            limiter,
+                        )
+                    }
+                finally:
+                    await manager.shutdown()
+                    await buffer.aclose()
+                    await limiter.aclose()
+        finally:
+            await engine.dispose()
 
     app = FastAPI(
         title="SupportFlow",

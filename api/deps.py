@@ -12,6 +12,7 @@ from agent.services import Services
 from agent.settings import Settings
 from api.auth import AuthError, KeyStore, Principal, Role, verify_end_user_token
 from api.handoffs import HandoffStore
+from api.ratelimit import RateLimiter
 from api.runs import RunManager
 from api.threads import ThreadStore
 
@@ -28,6 +29,7 @@ class AppResources:
     token_secret: str
     demo_key: str | None
     handoffs: HandoffStore
+    limiter: RateLimiter
 
 
 def resources(request: Request) -> AppResources:
@@ -62,7 +64,11 @@ async def principal(request: Request, res: ResourcesDep) -> Principal:
         raise AuthError(401, "invalid_api_key", "the API key is unknown or revoked")
     if found.role == "customer" and token:
         customer = verify_end_user_token(res.token_secret, token, found.tenant)
-        return Principal(found.role, found.tenant, found.key_id, customer_id=customer)
+        found = Principal(found.role, found.tenant, found.key_id, customer_id=customer)
+    identities = {"key": found.key_id, "ip": request.client.host if request.client else "unknown"}
+    if found.customer_id:
+        identities["customer"] = f"{found.tenant}:{found.customer_id}"
+    await res.limiter.check(identities)
     return found
 
 

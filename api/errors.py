@@ -19,6 +19,7 @@ from agent.traces import TraceNotFoundError
 from api.auth import AuthError
 from api.events import InvalidEventIdError, UnknownStreamError
 from api.handoffs import HandoffConflictError, HandoffNotFoundError
+from api.ratelimit import RateLimitedError
 from api.runs import BusyThreadError, RunNotFoundError
 from api.threads import InvalidFilterError, ThreadExistsError, ThreadNotFoundError
 
@@ -61,6 +62,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AuthError)
     async def _auth(_: Request, exc: AuthError) -> JSONResponse:
         return error(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(RateLimitedError)
+    async def _limited(_: Request, exc: RateLimitedError) -> JSONResponse:
+        response = error(429, "rate_limited", f"too many requests per {exc.scope}; retry later")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        response.headers["RateLimit-Limit"] = str(exc.limit.amount)
+        response.headers["RateLimit-Remaining"] = "0"
+        response.headers["RateLimit-Reset"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(InvalidInputError)
     async def _invalid(_: Request, exc: InvalidInputError) -> JSONResponse:
