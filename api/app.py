@@ -20,7 +20,7 @@ from api.auth import KeyStore, demo_publishable_key
 from api.db import open_engine
 from api.deps import AppResources
 from api.events import EventBuffer, MemoryEventBuffer
-from api.handoffs import HandoffStore
+from api.handoffs import HandoffStore, record_pending
 from api.limits import BodyLimitMiddleware
 from api.ratelimit import Limits, RateLimiter
 from api.routes import (
@@ -80,9 +80,7 @@ def handoff_recorder(graph: Graph, store: HandoffStore) -> Callable[[RunRecord],
 
     async def record(run: RunRecord) -> None:
         snapshot = await graph.aget_state({"configurable": {"thread_id": run.thread_id}})
-        for item in snapshot.interrupts:
-            if isinstance(item.value, dict) and item.value.get("type") == "handoff":
-                await store.record(run.tenant, run.thread_id, item.id, item.value)
+        await record_pending(store, run.tenant, run.thread_id, snapshot.interrupts)
 
     return record
 

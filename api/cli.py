@@ -20,8 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from agent.assistant import AskResult, open_assistant
 from agent.errors import LLMUnavailableError, SupportFlowError
 from agent.settings import Settings
-from api.cli_handoffs import handoffs_app, record_pending
+from api.cli_handoffs import handoffs_app
 from api.cli_traces import replay_batch_command, replay_command, trace_app
+from api.handoffs import record_pending
 
 app = typer.Typer(help="SupportFlow: an agentic customer-support assistant.", no_args_is_help=True)
 err = Console(stderr=True)

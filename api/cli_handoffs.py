@@ -15,17 +15,18 @@ from rich.table import Table
 
 from agent.settings import Settings
 from api.db import open_engine
-from api.handoffs import HandoffConflictError, HandoffNotFoundError, HandoffStore
+from api.handoffs import (
+    HandoffConflictError,
+    HandoffNotFoundError,
+    HandoffStore,
+    handoff_json,
+)
 
 handoffs_app = typer.Typer(help="The human handoff queue.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 AgentOpt = Annotated[str, typer.Option("--agent", help="Who is acting (recorded on the claim).")]
 DEFAULT_AGENT = os.environ.get("USER", "agent")
-
-
-def _json(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
 
 async def _with_store(action: Callable[[HandoffStore, Settings], Awaitable[Any]]) -> Any:
@@ -52,13 +53,6 @@ def _run(action: Callable[[HandoffStore, Settings], Awaitable[Any]]) -> Any:
         raise typer.Exit(2) from None
 
 
-async def record_pending(store: HandoffStore, tenant: str, thread_id: str, interrupts: Any) -> None:
-    """Queue a record for each pending handoff interrupt of a thread (idempotent)."""
-    for item in interrupts:
-        if isinstance(item.value, dict) and item.value.get("type") == "handoff":
-            await store.record(tenant, thread_id, item.id, item.value)
-
-
 @handoffs_app.command("list")
 def list_cmd(
     status: Annotated[str | None, typer.Option(help="open, claimed, resolved or returned.")] = None,
@@ -67,7 +61,7 @@ def list_cmd(
     """Show the queue, newest first."""
     rows = _run(lambda store, s: store.list(s.tenant, status))
     if as_json:
-        typer.echo(json.dumps([_json(r) for r in rows]))
+        typer.echo(json.dumps([handoff_json(r) for r in rows]))
         return
     table = Table("handoff", "status", "reason", "priority", "customer", "created")
     for r in rows:
@@ -86,7 +80,7 @@ def list_cmd(
 def claim(handoff_id: str, agent: AgentOpt = DEFAULT_AGENT) -> None:
     """Take a handoff (exclusive)."""
     row = _run(lambda store, s: store.claim(s.tenant, handoff_id, agent))
-    typer.echo(json.dumps(_json(row)))
+    typer.echo(json.dumps(handoff_json(row)))
 
 
 async def _answer(
@@ -120,18 +114,18 @@ async def _answer(
 def reply(handoff_id: str, text: str, agent: AgentOpt = DEFAULT_AGENT) -> None:
     """Answer the customer as a human; the handoff stays claimed."""
     row = _run(lambda store, s: _answer(store, s, handoff_id, agent, {"answer": text}, None))
-    typer.echo(json.dumps(_json(row)))
+    typer.echo(json.dumps(handoff_json(row)))
 
 
 @handoffs_app.command()
 def resume(handoff_id: str, text: str, agent: AgentOpt = DEFAULT_AGENT) -> None:
     """Give the AI the human's answer and return the conversation to it."""
     row = _run(lambda store, s: _answer(store, s, handoff_id, agent, {"answer": text}, "returned"))
-    typer.echo(json.dumps(_json(row)))
+    typer.echo(json.dumps(handoff_json(row)))
 
 
 @handoffs_app.command()
 def resolve(handoff_id: str, agent: AgentOpt = DEFAULT_AGENT) -> None:
     """Close a handoff you hold."""
     row = _run(lambda store, s: store.close(s.tenant, handoff_id, agent, "resolved"))
-    typer.echo(json.dumps(_json(row)))
+    typer.echo(json.dumps(handoff_json(row)))

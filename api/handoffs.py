@@ -111,3 +111,15 @@ class HandoffStore:
         return await self.transition(
             tenant, handoff_id, ("claimed",), status=status, resolved_at=utcnow()
         )
+
+
+def handoff_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A handoff as the API and CLI print it (timestamps ISO-8601)."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+async def record_pending(store: HandoffStore, tenant: str, thread_id: str, interrupts: Any) -> None:
+    """Queue a record for each pending handoff interrupt of a thread (idempotent)."""
+    for item in interrupts:
+        if isinstance(item.value, dict) and item.value.get("type") == "handoff":
+            await store.record(tenant, thread_id, item.id, item.value)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.context import RunContext
 from api.auth import Principal
 from api.deps import AgentDep, AppResources, ResourcesDep
-from api.handoffs import HandoffConflictError
+from api.handoffs import HandoffConflictError, handoff_json
 from api.routes.threads import config_for
 from api.runs import RunSpec
 from api.widget_stream import WidgetAdapter
@@ -24,11 +24,6 @@ class HumanText(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=8000)
-
-
-def handoff_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A handoff as the API returns it (timestamps ISO-8601)."""
-    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
 
 async def _resume(
