@@ -123,11 +123,9 @@ class Assistant:
 
 @asynccontextmanager
 async def open_assistant(services: Services) -> AsyncIterator[Assistant]:
-    """Compile the support graph with the SQLite checkpointer in the data directory."""
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
+    """Compile the support graph with the configured checkpointer (SQLite or Postgres)."""
+    from agent.checkpoints import open_checkpointer
     from graphs.support import build_graph
 
-    path = services.settings.checkpoint_path
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+    async with open_checkpointer(services.settings) as saver:
         yield Assistant(build_graph().compile(checkpointer=saver), services)

@@ -72,14 +72,58 @@ class Settings(BaseSettings):
     rate_limit_per_ip: str = "600/minute"
     """Sliding-window limits (``limits`` notation); over them a request gets 429 + Retry-After."""
     redis_url: str | None = None
-    """Redis for the stream buffer (rejoin a stream on any replica); unset: in-process."""
+    """Redis for stream buffers, rate limits, caches and locks; unset: in-process."""
+
+    database_url: str | None = None
+    """``postgresql://…`` for checkpoints and app data shared by replicas; unset: SQLite files."""
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    """Connections per process for each pool (checkpoints, app data)."""
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    """How long a query waits for a pooled connection or a new one before failing."""
+    auto_migrate: bool = True
+    """Apply app-database migrations at start-up (``supportflow db upgrade`` does it too)."""
+
+    vector_store: Literal["lance", "weaviate"] = "lance"
+    """Where the knowledge base lives: embedded LanceDB or a Weaviate server."""
+    weaviate_url: str | None = None
+    """Weaviate's HTTP address, e.g. ``http://weaviate:8080``."""
+    weaviate_grpc_url: str | None = None
+    """Weaviate's gRPC ``host:port``; defaults to the HTTP host on port 50051."""
+    weaviate_api_key: SecretStr | None = None
+
+    max_concurrent_runs: int = Field(default=8, ge=1, le=1000)
+    """Graph runs executing at once in this process; more wait in the admission queue."""
+    max_queued_runs: int = Field(default=32, ge=0, le=10_000)
+    """Requests allowed to wait for a run slot; beyond this they get 503 + Retry-After."""
+    queue_timeout_s: float = Field(default=10.0, gt=0)
+    """Longest wait in the admission queue before a request is shed (nothing is stored)."""
+    max_concurrent_llm_calls: int = Field(default=16, ge=1, le=1000)
+    """Model calls in flight at once in this process."""
+
+    response_cache_ttl_s: int = Field(default=3600, ge=0)
+    """Lifetime of cached knowledge answers; 0 turns the response cache off."""
+    embedding_cache_ttl_s: int = Field(default=86_400, ge=0)
+    """Lifetime of cached query embeddings in Redis; 0 keeps them in-process only."""
 
     canary_token: SecretStr = Field(
         default_factory=lambda: SecretStr(f"sf-canary-{secrets.token_hex(8)}")
     )
     """Planted in the system prompt; seeing it in output means the prompt leaked."""
 
-    @field_validator("llm_base_url", "orders_base_url")
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("SUPPORTFLOW_DATABASE_URL must be a postgresql:// URL")
+        return value or None
+
+    @model_validator(mode="after")
+    def _weaviate_needs_url(self) -> Settings:
+        if self.vector_store == "weaviate" and not self.weaviate_url:
+            raise ValueError("VECTOR_STORE=weaviate needs SUPPORTFLOW_WEAVIATE_URL")
+        return self
+
+    @field_validator("llm_base_url", "orders_base_url", "weaviate_url", "redis_url")
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value or None
@@ -117,6 +161,9 @@ class Settings(BaseSettings):
     @property
     def app_db_url(self) -> str:
         """SQLAlchemy URL of the app database (threads, runs, keys)."""
+        if self.database_url:
+            rest = self.database_url.split("://", 1)[1]
+            return f"postgresql+psycopg://{rest}"
         return f"sqlite+aiosqlite:///{self.data_dir / 'app.sqlite'}"
 
     @property

@@ -17,7 +17,7 @@ from agent.services import Services
 from agent.settings import Settings
 from api import errors
 from api.auth import KeyStore, demo_publishable_key
-from api.db import open_engine
+from api.db import open_app_engine
 from api.deps import AppResources
 from api.events import EventBuffer, MemoryEventBuffer
 from api.handoffs import HandoffStore, record_pending
@@ -91,13 +91,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppResources]]:
-        from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
         from agent.bootstrap import build_services
+        from agent.checkpoints import open_checkpointer
         from graphs.support import build_graph
 
         svc = services or build_services(settings)
-        engine = await open_engine(settings.app_db_url)
+        engine = await open_app_engine(settings)
         try:
             secret = token_secret(settings)
             keys = KeyStore(engine)
@@ -113,7 +112,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 ),
                 settings.redis_url,
             )
-            async with AsyncSqliteSaver.from_conn_string(str(settings.checkpoint_path)) as saver:
+            async with open_checkpointer(settings) as saver:
                 graph = build_graph().compile(checkpointer=saver)
                 recorder = handoff_recorder(graph, handoff_store)
                 buffer = await event_buffer(settings)

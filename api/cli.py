@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from agent.assistant import AskResult, open_assistant
 from agent.errors import LLMUnavailableError, SupportFlowError
 from agent.settings import Settings
+from api.cli_db import db_app
 from api.cli_handoffs import handoffs_app
 from api.cli_traces import replay_batch_command, replay_command, trace_app
 from api.handoffs import record_pending
@@ -99,11 +100,11 @@ def _services(settings: Settings) -> Any:
 
 async def _queue_handoffs(assistant: Any, settings: Settings, thread_id: str) -> None:
     """Escalations from the CLI land in the same queue as the API's."""
-    from api.db import open_engine
+    from api.db import open_app_engine
     from api.handoffs import HandoffStore
 
     snapshot = await assistant.graph.aget_state({"configurable": {"thread_id": thread_id}})
-    engine = await open_engine(settings.app_db_url)
+    engine = await open_app_engine(settings)
     try:
         await record_pending(HandoffStore(engine), settings.tenant, thread_id, snapshot.interrupts)
     finally:
@@ -260,6 +261,7 @@ def serve(
 
 
 app.add_typer(handoffs_app, name="handoffs")
+app.add_typer(db_app, name="db")
 app.add_typer(trace_app, name="trace")
 app.command("replay")(replay_command)
 app.command("replay-batch")(replay_batch_command)
@@ -278,7 +280,7 @@ def keys_create(
 ) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     from api.auth import ROLES, KeyStore
-    from api.db import open_engine
+    from api.db import open_app_engine
 
     if role not in ROLES:
         err.print(f"[red]error:[/red] role must be one of {', '.join(ROLES)}")
@@ -286,7 +288,7 @@ def keys_create(
 
     async def main() -> str:
         settings = _settings()
-        engine = await open_engine(settings.app_db_url)
+        engine = await open_app_engine(settings)
         try:
             return await KeyStore(engine).create(role, tenant or settings.tenant, name)
         finally:

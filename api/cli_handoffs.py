@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.settings import Settings
-from api.db import open_engine
+from api.db import open_app_engine
 from api.handoffs import (
     HandoffConflictError,
     HandoffNotFoundError,
@@ -31,7 +31,7 @@ DEFAULT_AGENT = os.environ.get("USER", "agent")
 
 async def _with_store(action: Callable[[HandoffStore, Settings], Awaitable[Any]]) -> Any:
     settings = Settings()
-    engine = await open_engine(settings.app_db_url)
+    engine = await open_app_engine(settings)
     try:
         return await action(HandoffStore(engine), settings)
     finally:

@@ -1,4 +1,4 @@
-"""App data (API keys, threads, runs) in SQLAlchemy tables; SQLite by default."""
+"""App data (API keys, threads, runs, handoffs, feedback): SQLite by default, or Postgres."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, MetaData, String, Table, Text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from agent.settings import Settings
 
 metadata = MetaData()
 
@@ -95,9 +97,42 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-async def open_engine(url: str) -> AsyncEngine:
-    """Create the engine and the tables (idempotent)."""
-    engine = create_async_engine(url, pool_pre_ping=True)
-    async with engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+def create_engine_for(url: str, pool_size: int = 10, timeout_s: float = 10.0) -> AsyncEngine:
+    """An engine with bounded pools; ``pre_ping`` survives a database restart."""
+    if url.startswith("sqlite"):
+        return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=timeout_s,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": max(1, int(timeout_s))},
+    )
+
+
+async def open_engine(
+    url: str, *, migrate: bool = True, pool_size: int = 10, timeout_s: float = 10.0
+) -> AsyncEngine:
+    """Create the engine and bring its schema to the newest migration (idempotent)."""
+    from api.migrate import upgrade
+
+    engine = create_engine_for(url, pool_size, timeout_s)
+    if migrate:
+        try:
+            await upgrade(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
     return engine
+
+
+async def open_app_engine(settings: Settings) -> AsyncEngine:
+    """The app database the settings name, migrated unless ``auto_migrate`` is off."""
+    return await open_engine(
+        settings.app_db_url,
+        migrate=settings.auto_migrate,
+        pool_size=settings.db_pool_size,
+        timeout_s=settings.db_pool_timeout_s,
+    )

@@ -62,6 +62,25 @@ def llm_services(services: Services) -> Services:
     return dataclasses.replace(services, settings=settings, models=OpenAICompatibleModels(settings))
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One fresh Postgres database for the session (checkpoints and app data)."""
+    from tests.backends import fresh_postgres_database
+
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """This session's own Redis logical database, emptied first."""
+    from tests.backends import flush_redis, redis_url_or_skip
+
+    url = redis_url_or_skip()
+    flush_redis(url)
+    return url
+
+
 @pytest.fixture
 def assistant(services: Services) -> Assistant:
     return Assistant(build_graph().compile(checkpointer=InMemorySaver()), services)

@@ -52,9 +52,34 @@ async def _keys(engine: AsyncEngine, tenant: str) -> dict[str, str]:
     return keys
 
 
+# Limits shared through Redis across the whole session would trip on the suite's own traffic.
+_UNLIMITED = "1000000/minute"
+
+
+def backend_overrides(request: pytest.FixtureRequest, backend: str) -> dict[str, object]:
+    """Settings that put the app on the embedded profile or on Postgres + Redis."""
+    if backend == "embedded":
+        return {}
+    return {
+        "database_url": request.getfixturevalue("postgres_url"),
+        "redis_url": request.getfixturevalue("redis_url"),
+        "rate_limit_per_key": _UNLIMITED,
+        "rate_limit_per_customer": _UNLIMITED,
+        "rate_limit_per_ip": _UNLIMITED,
+    }
+
+
+@pytest.fixture(params=["embedded", "production"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Every API test runs on SQLite/in-process and on Postgres/Redis."""
+    return str(request.param)
+
+
 @pytest.fixture
-async def api(services: Services, tmp_path: Path) -> AsyncIterator[Api]:
-    settings = make_settings(tmp_path, max_body_bytes=4096)
+async def api(
+    services: Services, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Api]:
+    settings = make_settings(tmp_path, max_body_bytes=4096, **backend_overrides(request, backend))
     app = create_app(settings, services)
     engine = await open_engine(settings.app_db_url)
     keys = await _keys(engine, settings.tenant)
