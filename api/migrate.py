@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -54,9 +58,24 @@ def _upgrade(connection: Connection, target: str) -> None:
     command.upgrade(config, target)
 
 
+@asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """SQLite has no advisory locks; a lock file beside the database serialises processes."""
+    database = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    handle = await asyncio.to_thread(open, f"{database}.migrate-lock", "a+b")
+    try:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
 async def upgrade(engine: AsyncEngine, target: str = "head") -> str | None:
     """Bring the database to ``target``; returns the revision it ends at."""
-    async with engine.begin() as conn:
+    async with _sqlite_file_lock(engine), engine.begin() as conn:
         await conn.run_sync(_upgrade, target)
         return await conn.run_sync(current_revision)
 
