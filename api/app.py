@@ -16,6 +16,7 @@ from agent.assistant import Graph
 from agent.services import Services
 from agent.settings import Settings
 from api import errors
+from api.admission import Admission
 from api.auth import KeyStore, demo_publishable_key
 from api.db import open_app_engine
 from api.deps import AppResources
@@ -23,12 +24,14 @@ from api.events import EventBuffer, MemoryEventBuffer
 from api.handoffs import HandoffStore, record_pending
 from api.limits import BodyLimitMiddleware
 from api.ratelimit import Limits, RateLimiter
+from api.request_metrics import RequestMetricsMiddleware
 from api.routes import (
     agent_desk,
     assistants,
     chat,
     handoffs,
     health,
+    metrics,
     pages,
     runs,
     threads,
@@ -37,6 +40,7 @@ from api.routes import (
 )
 from api.run_store import RunStore
 from api.runs import RunManager, RunRecord
+from api.thread_locks import thread_locks
 from api.threads import ThreadStore
 
 logger = logging.getLogger(__name__)
@@ -116,7 +120,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 graph = build_graph().compile(checkpointer=saver)
                 recorder = handoff_recorder(graph, handoff_store)
                 buffer = await event_buffer(settings)
-                manager = RunManager(graph, buffer, RunStore(engine), recorder)
+                manager = RunManager(
+                    graph,
+                    buffer,
+                    RunStore(engine),
+                    recorder,
+                    admission=Admission(
+                        settings.max_concurrent_runs,
+                        settings.max_queued_runs,
+                        settings.queue_timeout_s,
+                    ),
+                    locks=thread_locks(engine),
+                )
                 try:
                     yield {
                         "sf": AppResources(
@@ -145,6 +160,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -156,6 +172,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.install(app)
     for router in (
         health.router,
+        metrics.router,
         widget.router,
         chat.router,
         handoffs.router,

@@ -16,6 +16,7 @@ from agent.errors import (
     UnknownCustomerError,
 )
 from agent.traces import TraceNotFoundError
+from api.admission import OverloadedError
 from api.auth import AuthError
 from api.events import InvalidEventIdError, UnknownStreamError
 from api.handoffs import HandoffConflictError, HandoffNotFoundError
@@ -70,6 +71,16 @@ def install(app: FastAPI) -> None:
         response.headers["RateLimit-Limit"] = str(exc.limit.amount)
         response.headers["RateLimit-Remaining"] = "0"
         response.headers["RateLimit-Reset"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(OverloadedError)
+    async def _overloaded(_: Request, exc: OverloadedError) -> JSONResponse:
+        response = error(
+            503,
+            "overloaded",
+            "the assistant is busy and did not process this message; send it again later",
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(InvalidInputError)

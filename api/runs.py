@@ -15,12 +15,18 @@ from langgraph.types import StreamMode
 
 from agent.assistant import Graph
 from agent.context import RunContext
+from api.admission import Admission, Slot
 from api.db import utcnow
 from api.events import EventBuffer
+from api.metrics import TTFT
 from api.run_store import RunStore
 from api.serde import dumps
+from api.thread_locks import LocalThreadLocks, ThreadLocks
 
 logger = logging.getLogger(__name__)
+
+# Events that carry answer text, on the widget stream and the LangGraph-compatible one.
+_TOKEN_EVENTS = frozenset({"token", "messages", "messages/partial"})
 
 RunStatus = Literal["pending", "running", "success", "error", "interrupted", "timeout"]
 Strategy = Literal["reject", "enqueue", "interrupt", "rollback"]
@@ -75,6 +81,7 @@ class RunRecord:
     start_checkpoint: str | None = None
     rolled_back: bool = False
     tenant: str = "demo"
+    slot: Slot | None = field(default=None, repr=False)
 
     @property
     def active(self) -> bool:
@@ -91,14 +98,18 @@ class RunManager:
         buffer: EventBuffer,
         store: RunStore | None = None,
         on_finish: Callable[[RunRecord], Awaitable[None]] | None = None,
+        *,
+        admission: Admission | None = None,
+        locks: ThreadLocks | None = None,
     ) -> None:
         self.graph = graph
         self.buffer = buffer
         self.store = store
         self.on_finish = on_finish
+        self.admission = admission or Admission(max_running=64, max_queued=256, timeout_s=30.0)
+        self.locks = locks or LocalThreadLocks()
         self._started = asyncio.Condition()
         self._runs: dict[str, RunRecord] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
 
     def get(self, thread_id: str, run_id: str) -> RunRecord:
         """A run of a thread; ``RunNotFoundError`` otherwise."""
@@ -156,10 +167,22 @@ class RunManager:
         return [r for r in self.of_thread(thread_id) if r.active]
 
     async def start(self, spec: RunSpec) -> RunRecord:
-        """Apply the multitask strategy, then schedule the run; metadata is the first event."""
+        """Admit, apply the multitask strategy, then schedule; metadata is the first event.
+
+        Admission comes first and may raise ``OverloadedError``: nothing is stored then.
+        """
         active = self.active_runs(spec.thread_id)
         if active and spec.strategy == "reject":
             raise BusyThreadError(spec.thread_id)
+        slot = await self.admission.admit()
+        try:
+            return await self._start_admitted(spec, slot)
+        except BaseException:
+            slot.release()
+            raise
+
+    async def _start_admitted(self, spec: RunSpec, slot: Slot) -> RunRecord:
+        active = self.active_runs(spec.thread_id)
         if active and spec.strategy in ("interrupt", "rollback"):
             for run in active:
                 await self.cancel(run, rollback=spec.strategy == "rollback")
@@ -174,6 +197,7 @@ class RunManager:
             kwargs=spec.kwargs,
             multitask_strategy=spec.strategy,
             tenant=spec.context.tenant,
+            slot=slot,
         )
         self._runs[record.run_id] = record
         async with self._started:
@@ -222,6 +246,8 @@ class RunManager:
         if run.task is not None and not run.task.done():
             run.task.cancel()
             await asyncio.gather(run.task, return_exceptions=True)
+        if run.slot is not None:
+            run.slot.release()  # a task cancelled before it started never reaches its clean-up
         if run.status in ("pending", "running"):
             self._finish(run, "interrupted")
         run.rolled_back = rollback
@@ -244,9 +270,8 @@ class RunManager:
         return {"configurable": configurable}
 
     async def _execute(self, run: RunRecord, spec: RunSpec) -> None:
-        lock = self._locks.setdefault(spec.thread_id, asyncio.Lock())
         try:
-            async with lock:
+            async with self.locks.hold(spec.thread_id):
                 run.status = "running"
                 current = await self.graph.aget_state(
                     {"configurable": {"thread_id": spec.thread_id}}
@@ -271,6 +296,7 @@ class RunManager:
             await self._close(run, spec)
 
     async def _stream(self, run: RunRecord, spec: RunSpec) -> None:
+        first_token = True
         async for mode, chunk in self.graph.astream(
             spec.graph_input,
             self._config(spec),
@@ -278,6 +304,9 @@ class RunManager:
             stream_mode=spec.stream_modes,
         ):
             for event, data in spec.adapter(mode, chunk):
+                if first_token and event in _TOKEN_EVENTS:
+                    first_token = False
+                    TTFT.observe((utcnow() - run.created_at).total_seconds())
                 await self.buffer.publish(run.run_id, event, dumps(data))
 
     async def _close(self, run: RunRecord, spec: RunSpec) -> None:
@@ -294,3 +323,5 @@ class RunManager:
                 await spec.on_done(run)
         finally:
             await self.buffer.close(run.run_id)
+            if run.slot is not None:
+                run.slot.release((utcnow() - run.created_at).total_seconds())

@@ -18,6 +18,7 @@ from agent.settings import Settings
 from api.app import create_app, token_secret
 from api.auth import KeyStore, Role, mint_end_user_token
 from api.db import open_engine
+from api.deps import AppResources
 from tests.conftest import make_settings
 
 JAMES = "james_li_5688"
@@ -32,6 +33,7 @@ class Api:
     settings: Settings
     keys: dict[str, str]
     secret: str
+    resources: AppResources
 
     def headers(self, role: str | None, customer: str | None = None) -> dict[str, str]:
         """Auth headers for a role (``None``: no credentials); customers may carry a token."""
@@ -87,7 +89,13 @@ async def api(
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, settings, keys, token_secret(settings))
+            yield Api(client, settings, keys, token_secret(settings), app_resources(manager))
+
+
+def app_resources(manager: LifespanManager) -> AppResources:
+    """What the lifespan opened (asgi-lifespan keeps lifespan state on the manager)."""
+    found: AppResources = manager._state["sf"]
+    return found
 
 
 @dataclass
