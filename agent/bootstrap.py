@@ -59,11 +59,25 @@ def ensure_knowledge_base(
     )
 
 
+def knowledge_store(settings: Settings, dim: int) -> VectorStore:
+    """Embedded LanceDB, or the shared Weaviate server of the production profile."""
+    if settings.vector_store == "weaviate":
+        from agent.retrieval.weaviate_store import WeaviateStore, connect_weaviate
+
+        assert settings.weaviate_url is not None  # enforced by Settings
+        key = settings.weaviate_api_key.get_secret_value() if settings.weaviate_api_key else None
+        client = connect_weaviate(
+            settings.weaviate_url, settings.weaviate_grpc_url, key, settings.backend_timeout_s
+        )
+        return WeaviateStore(client, dim)
+    return LanceStore(settings.kb_path, dim)
+
+
 def build_services(settings: Settings, progress: Progress | None = None) -> Services:
     """Everything a run needs; ingestion of the demo KB happens here on first use."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     embedder = CachedEmbedder(MiniLMEmbedder())
-    store = LanceStore(settings.kb_path, embedder.dim)
+    store = knowledge_store(settings, embedder.dim)
     detector = InjectionDetector(embedder, guard_thresholds(settings))
     # The packaged demo content is ours (trusted); `supportflow ingest` scans what users add.
     ensure_knowledge_base(settings, embedder, store, progress)
@@ -83,3 +97,10 @@ def build_services(settings: Settings, progress: Progress | None = None) -> Serv
 def guard_thresholds(settings: Settings) -> Thresholds:
     """Verdict cut-offs from settings (the classifiers carry their own calibration)."""
     return Thresholds(flag_at=settings.guard_flag_at, block_at=settings.guard_block_at)
+
+
+def close_services(services: Services) -> None:
+    """Release network clients a store holds (the embedded store holds none)."""
+    close = getattr(services.store, "close", None)
+    if callable(close):
+        close()

@@ -57,3 +57,23 @@ class IngestError(SupportFlowError):
 
     code = "ingest_failed"
     exit_code = 2
+
+
+class VectorStoreUnavailableError(SupportFlowError):
+    """The knowledge-base server (Weaviate) could not be reached, timed out, or refused."""
+
+    code = "vector_store_unavailable"
+    exit_code = 3
+
+
+class ChunkWriteError(SupportFlowError):
+    """The knowledge-base server rejected some chunks of a batch; the others were stored."""
+
+    code = "chunk_write_failed"
+    exit_code = 3
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        first = next(iter(failures.values()), "")
+        super().__init__(f"the vector store rejected {len(failures)} chunk(s), e.g. {first}")
+        self.failures = failures
+        """Chunk id to the server's reason, for every rejected chunk."""

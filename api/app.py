@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, AppResources]]:
-        from agent.bootstrap import build_services
+        from agent.bootstrap import build_services, close_services
         from agent.checkpoints import open_checkpointer
         from graphs.support import build_graph
 
@@ -152,6 +152,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                     await limiter.aclose()
         finally:
             await engine.dispose()
+            if services is None:
+                close_services(svc)
 
     app = FastAPI(
         title="SupportFlow",

@@ -1,0 +1,1 @@
+"""Suites against real external services, skipped unless their address is configured."""
