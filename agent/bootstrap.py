@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from agent.cache import AnswerCache, EmbeddingCache
 from agent.errors import KnowledgeBaseMissingError
 from agent.guards.detector import InjectionDetector, Thresholds
 from agent.intents import IntentClassifier
@@ -73,10 +74,18 @@ def knowledge_store(settings: Settings, dim: int) -> VectorStore:
     return LanceStore(settings.kb_path, dim)
 
 
+def shared_vectors(settings: Settings, model_id: str) -> EmbeddingCache | None:
+    """The Redis embedding cache when Redis is configured and the TTL is positive."""
+    if not settings.redis_url or settings.embedding_cache_ttl_s <= 0:
+        return None
+    return EmbeddingCache(settings.redis_url, settings.embedding_cache_ttl_s, model_id)
+
+
 def build_services(settings: Settings, progress: Progress | None = None) -> Services:
     """Everything a run needs; ingestion of the demo KB happens here on first use."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = CachedEmbedder(MiniLMEmbedder())
+    model = MiniLMEmbedder()
+    embedder = CachedEmbedder(model, shared=shared_vectors(settings, model.model_id))
     store = knowledge_store(settings, embedder.dim)
     detector = InjectionDetector(embedder, guard_thresholds(settings))
     # The packaged demo content is ours (trusted); `supportflow ingest` scans what users add.
@@ -91,6 +100,7 @@ def build_services(settings: Settings, progress: Progress | None = None) -> Serv
         models=model_factory(settings),
         intents=IntentClassifier(embedder),
         detector=detector,
+        answers=AnswerCache(settings.redis_url, settings.response_cache_ttl_s),
     )
 
 
@@ -99,8 +109,10 @@ def guard_thresholds(settings: Settings) -> Thresholds:
     return Thresholds(flag_at=settings.guard_flag_at, block_at=settings.guard_block_at)
 
 
-def close_services(services: Services) -> None:
-    """Release network clients a store holds (the embedded store holds none)."""
-    close = getattr(services.store, "close", None)
-    if callable(close):
-        close()
+async def close_services(services: Services) -> None:
+    """Release network clients (Weaviate, Redis); the embedded profile holds none."""
+    await services.answers.aclose()
+    for holder in (services.store, services.embedder):
+        close = getattr(holder, "close", None)
+        if callable(close):
+            close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.cache import AnswerCache
 from agent.guards.detector import InjectionDetector
 from agent.intents import IntentClassifier
 from agent.llm import ChatModelFactory
@@ -25,3 +26,5 @@ class Services:
     models: ChatModelFactory
     intents: IntentClassifier
     detector: InjectionDetector
+    answers: AnswerCache
+    """Released knowledge answers, shared by replicas (never answers built from customer data)."""

@@ -90,5 +90,9 @@ class SupportState(TypedDict, total=False):
     blocked: bool
     llm_fallbacks: list[str]
     """Codes of LLM calls that failed and were answered by the deterministic path."""
+    answer_cache_key: str
+    """Set when this turn's answer may be shared from or into the answer cache."""
+    cached: bool
+    """The draft came from the answer cache (it already passed reflection once)."""
     prompt_version: str
     model: str | None

@@ -11,7 +11,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from api.metrics import QUEUE_DEPTH, QUEUE_WAIT, RUNS_IN_FLIGHT, SHED
+from agent.metrics import QUEUE_DEPTH, QUEUE_WAIT, RUNS_IN_FLIGHT, SHED
 
 # A run typically takes a few seconds; this seeds the Retry-After estimate until runs finish.
 _INITIAL_RUN_S = 2.0

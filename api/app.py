@@ -60,23 +60,13 @@ def token_secret(settings: Settings) -> str:
 
 
 async def event_buffer(settings: Settings) -> EventBuffer:
-    """Redis streams when configured and reachable; otherwise in-process, with a warning."""
+    """Redis streams when configured (falling back to memory per run while Redis is down)."""
     if not settings.redis_url:
         return MemoryEventBuffer()
-    from redis.exceptions import RedisError
-
+    from api.events_failover import FailoverEventBuffer
     from api.events_redis import RedisEventBuffer
 
-    buffer = RedisEventBuffer.from_url(settings.redis_url)
-    try:
-        await buffer.ping()
-    except (RedisError, OSError) as exc:
-        logger.warning(
-            "redis unavailable, using in-process stream buffer error=%s", type(exc).__name__
-        )
-        await buffer.aclose()
-        return MemoryEventBuffer()
-    return buffer
+    return FailoverEventBuffer(RedisEventBuffer.from_url(settings.redis_url))
 
 
 def handoff_recorder(graph: Graph, store: HandoffStore) -> Callable[[RunRecord], Awaitable[None]]:
@@ -153,7 +143,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             await engine.dispose()
             if services is None:
-                close_services(svc)
+                await close_services(svc)
 
     app = FastAPI(
         title="SupportFlow",

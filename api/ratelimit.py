@@ -11,6 +11,8 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
+from agent.metrics import DEGRADED
+
 logger = logging.getLogger(__name__)
 
 
@@ -71,6 +73,7 @@ class RateLimiter:
                     continue
                 stats = await self._limiter.get_window_stats(item, scope, identity)
             except Exception as exc:  # a broken shared store must not take the API down
+                DEGRADED.labels(component="rate_limits").inc()
                 logger.warning(
                     "rate limit store unavailable scope=%s error=%s", scope, type(exc).__name__
                 )

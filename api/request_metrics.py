@@ -6,7 +6,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.metrics import REQUEST_DURATION
+from agent.metrics import REQUEST_DURATION
 
 
 class RequestMetricsMiddleware:

@@ -15,10 +15,10 @@ from langgraph.types import StreamMode
 
 from agent.assistant import Graph
 from agent.context import RunContext
+from agent.metrics import TTFT
 from api.admission import Admission, Slot
 from api.db import utcnow
 from api.events import EventBuffer
-from api.metrics import TTFT
 from api.run_store import RunStore
 from api.serde import dumps
 from api.thread_locks import LocalThreadLocks, ThreadLocks

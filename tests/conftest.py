@@ -37,6 +37,8 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "llm_base_url": None,
         "tenant": "demo",
         "orders_backend": "embedded",
+        # Shared answers would make one test's outcome depend on another's; cache tests opt in.
+        "response_cache_ttl_s": 0,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from agent.answers.extractive import Draft, extractive_answer
 from agent.answers.templates import OUT_OF_SCOPE, tool_answer
 from agent.context import RunContext
 from agent.llm import LLMCallError, stream_text
+from agent.nodes._answer_cache import answer_key
 from agent.nodes._common import services
 from agent.state import Citation, SupportState
 
@@ -80,7 +81,23 @@ def cited(text: str, state: SupportState) -> Draft:
 
 
 async def generate(state: SupportState, runtime: Runtime[RunContext]) -> SupportState:
-    """Answerable routes go to the model when present; any model failure falls back."""
+    """A shared answer when one is cached; else the model when present, or the fallback."""
+    if state.get("attempts", 0) == 0:
+        key = await answer_key(state, runtime)
+        found = await services(runtime).answers.get(key) if key else None
+        if found is not None:
+            return {
+                "draft": found["draft"],
+                "citations": found["citations"],
+                "attempts": 1,
+                "answer_cache_key": key,
+                "cached": True,
+            }
+        return {**await _compose(state, runtime), "answer_cache_key": key}
+    return await _compose(state, runtime)
+
+
+async def _compose(state: SupportState, runtime: Runtime[RunContext]) -> SupportState:
     attempts = state.get("attempts", 0) + 1
     fallbacks = list(state.get("llm_fallbacks", []))
     draft = deterministic_draft(state)

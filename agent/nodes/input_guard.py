@@ -32,6 +32,8 @@ TURN_DEFAULTS: SupportState = {
     "handoff_reason": "",
     "blocked": False,
     "llm_fallbacks": [],
+    "answer_cache_key": "",
+    "cached": False,
 }
 
 

@@ -73,4 +73,9 @@ async def output_guard(
             )
         runtime.stream_writer({"event": "token", "text": chunk})
         released.append(chunk)
+    if state.get("answer_cache_key") and not state.get("cached"):
+        await services(runtime).answers.put(
+            state["answer_cache_key"],
+            {"draft": state["draft"], "citations": state.get("citations", [])},
+        )
     return Command(goto="respond", update={"answer": "".join(released).strip()})

@@ -56,7 +56,7 @@ async def reflect(state: SupportState, runtime: Runtime[RunContext]) -> Command[
     settings = services(runtime).settings
     problems = draft_problems(state, settings.min_retrieval_similarity)
     fallbacks = list(state.get("llm_fallbacks", []))
-    if not problems:
+    if not problems and not state.get("cached"):
         try:
             problems = await _llm_problems(state, runtime)
         except LLMCallError as exc:

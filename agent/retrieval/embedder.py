@@ -120,11 +120,29 @@ class MiniLMEmbedder:
         return normalised
 
 
-class CachedEmbedder:
-    """Memoises single-text embeddings (questions and exemplars repeat a lot)."""
+class SharedVectors(Protocol):
+    """A cache other processes share (``agent.cache.EmbeddingCache`` on Redis)."""
 
-    def __init__(self, inner: Embedder, size: int = 4096) -> None:
+    def get(self, text: str) -> Vectors | None:
+        """A stored vector, or ``None``."""
+        ...
+
+    def put(self, text: str, vector: Vectors) -> None:
+        """Store a computed vector."""
+        ...
+
+
+class CachedEmbedder:
+    """Memoises single-text embeddings (questions and exemplars repeat a lot).
+
+    In-process LRU first, then the shared cache when configured, then the model.
+    """
+
+    def __init__(
+        self, inner: Embedder, size: int = 4096, shared: SharedVectors | None = None
+    ) -> None:
         self._inner = inner
+        self._shared = shared
         self._one = lru_cache(maxsize=size)(self._embed_one)
 
     @property
@@ -138,9 +156,21 @@ class CachedEmbedder:
         return self._inner.dim
 
     def _embed_one(self, text: str) -> Vectors:
-        vector: Vectors = self._inner.embed([text])[0]
+        found = self._shared.get(text) if self._shared is not None else None
+        if found is not None and found.shape == (self.dim,):
+            vector: Vectors = found.copy()
+        else:
+            vector = self._inner.embed([text])[0]
+            if self._shared is not None:
+                self._shared.put(text, vector)
         vector.setflags(write=False)
         return vector
+
+    def close(self) -> None:
+        """Release the shared cache's connections."""
+        close = getattr(self._shared, "close", None)
+        if callable(close):
+            close()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Single texts hit the cache; batches (ingestion) go straight through."""

@@ -119,6 +119,10 @@ class LanceStore:
             self._table.create_index("text", config=FTS(), replace=True)
             self._fts_ready = True
 
+    def version(self, tenant: str) -> str:
+        """Changes on every write (LanceDB versions its table), so cached answers expire."""
+        return f"lance:{self._table.version}"
+
     def count(self, tenant: str) -> int:
         """Rows for one tenant."""
         return int(self._table.count_rows(f"tenant = {_literal(tenant)}"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.metrics import exposition
+from agent.metrics import exposition
 
 router = APIRouter(tags=["health"])
 

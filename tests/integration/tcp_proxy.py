@@ -54,6 +54,8 @@ class CuttableProxy:
         return len(victims)
 
     def close(self) -> None:
-        """Stop accepting and drop everything."""
+        """Stop accepting (new connections are refused) and drop everything."""
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         self._listener.close()
         self.cut()
