@@ -242,10 +242,17 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8123,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the HTTP API, the chat widget and the demo page."""
+    """Serve the HTTP API, the chat widget and the demo page.
+
+    With ``--workers`` above 1, streams, locks and long-polls must be shared between the
+    processes, so the shared profile (Postgres and Redis) is required; the knowledge base,
+    migrations and the token secret are prepared once here, before the workers start.
+    """
     import uvicorn
 
     settings = _settings()
+    if workers > 1:
+        _prepare_workers(settings)
     err.print(
         f"SupportFlow on http://{host}:{port} (demo page: {'on' if settings.demo else 'off'})"
     )
@@ -257,6 +264,28 @@ def serve(
         workers=workers,
         log_level="warning",
         access_log=False,
+    )
+
+
+def _prepare_workers(settings: Settings) -> None:
+    if not (settings.database_url and settings.redis_url):
+        raise typer.BadParameter(
+            "--workers above 1 needs SUPPORTFLOW_DATABASE_URL (Postgres) and "
+            "SUPPORTFLOW_REDIS_URL, so every worker sees the same runs and streams",
+            param_hint="--workers",
+        )
+    import os
+    import tempfile
+
+    from agent.bootstrap import close_services
+    from api.app import token_secret
+
+    token_secret(settings)
+    services = _services(settings)  # ingests the demo KB once, not once per worker
+    asyncio.run(close_services(services))
+    # Each worker writes its metrics here; /metrics on any worker reports all of them.
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="supportflow-metrics-")
     )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -32,6 +33,19 @@ RunStatus = Literal["pending", "running", "success", "error", "interrupted", "ti
 Strategy = Literal["reject", "enqueue", "interrupt", "rollback"]
 Adapter = Callable[[str, Any], list[tuple[str, Any]]]
 Finisher = Callable[["RunRecord"], list[tuple[str, Any]]]
+
+
+STORE_POLL_S = 1.0
+"""How often a long-poll looks for runs other processes started (its own wake it at once)."""
+
+
+def _newer_than(after: str | None, newest_first: list[str]) -> str | None:
+    """The newest run id, if it is newer than ``after`` (which must be known, when given)."""
+    if not newest_first or newest_first[0] == after:
+        return None
+    if after is not None and after not in newest_first:
+        return None
+    return newest_first[0]
 
 
 class BusyThreadError(Exception):
@@ -136,26 +150,25 @@ class RunManager:
         pending = [r.task for r in self._runs.values() if r.task is not None and not r.task.done()]
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def next_run(
-        self, thread_id: str, after: str | None, timeout_s: float
-    ) -> RunRecord | None:
-        """Wait (bounded) for a run on the thread newer than ``after``; for long-polling clients."""
+    async def next_run(self, thread_id: str, after: str | None, timeout_s: float) -> str | None:
+        """Wait (bounded) for a run on the thread newer than ``after``; returns its id.
 
-        def newer() -> RunRecord | None:
-            runs = self.of_thread(thread_id)
-            if not runs or runs[0].run_id == after:
-                return None
-            known = after is not None and any(r.run_id == after for r in runs)
-            return runs[0] if known or after is None else None
-
-        async with self._started:
-            try:
-                await asyncio.wait_for(
-                    self._started.wait_for(lambda: newer() is not None), timeout_s
-                )
-            except TimeoutError:
-                return None
-        return newer()
+        Runs started in this process wake the waiter at once; runs started by another
+        worker or replica are found in the shared run store, checked every
+        ``STORE_POLL_S`` while waiting.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            found = _newer_than(after, [r.run_id for r in self.of_thread(thread_id)])
+            if found is None and self.store is not None:
+                rows = await self.store.of_thread(thread_id)
+                found = _newer_than(after, [str(r["run_id"]) for r in rows])
+            remaining = deadline - asyncio.get_running_loop().time()
+            if found is not None or remaining <= 0:
+                return found
+            async with self._started:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._started.wait(), min(remaining, STORE_POLL_S))
 
     def of_thread(self, thread_id: str) -> list[RunRecord]:
         """Runs of a thread, newest first."""

@@ -116,10 +116,10 @@ async def next_run(
 ) -> dict[str, str] | Response:
     """Long-poll (25 s) for the next run on the thread, e.g. a human's reply after a handoff."""
     await _thread_for(thread_id, who, res)
-    run = await res.runs.next_run(thread_id, after, timeout_s=25.0)
-    if run is None:
+    run_id = await res.runs.next_run(thread_id, after, timeout_s=25.0)
+    if run_id is None:
         return Response(status_code=204)
-    return {"run_id": run.run_id, "stream": _stream_path(run.run_id)}
+    return {"run_id": run_id, "stream": _stream_path(run_id)}
 
 
 @router.get("/runs/{run_id}/stream", response_class=EventSourceResponse)

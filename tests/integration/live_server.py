@@ -69,12 +69,13 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def live_server(data_dir: Path, **env: str) -> Iterator[LiveServer]:
+def live_server(data_dir: Path, *args: str, **env: str) -> Iterator[LiveServer]:
+    """``supportflow serve`` on a free port (extra CLI ``args``, e.g. ``--workers 2``)."""
     port = free_port()
     full_env = clean_env(data_dir, **env)
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(
-        [cli_path(), "serve", "--port", str(port)],
+        [cli_path(), "serve", "--port", str(port), *args],
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
