@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.errors import (
@@ -83,6 +84,18 @@ def install(app: FastAPI) -> None:
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # A database restart or outage: the client may retry; nothing half-done was kept.
+        logger.warning(
+            "database unavailable path=%s error=%s", request.url.path, type(exc).__name__
+        )
+        response = error(503, "database_unavailable", "storage is briefly unavailable; retry")
+        response.headers["Retry-After"] = "2"
+        return response
+
+    for database_error in database_errors():
+        app.add_exception_handler(database_error, _database)
+
     @app.exception_handler(InvalidInputError)
     async def _invalid(_: Request, exc: InvalidInputError) -> JSONResponse:
         return error(422, exc.code, str(exc))
@@ -112,6 +125,17 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error path=%s error=%s", request.url.path, type(exc).__name__)
         return error(500, "internal_error", "internal error")
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean "storage unreachable"; the Postgres driver is an optional extra."""
+    found: list[type[Exception]] = [SQLAlchemyError]
+    try:
+        from psycopg import Error as PsycopgError
+        from psycopg_pool import PoolTimeout
+    except ImportError:
+        return tuple(found)
+    return (*found, PsycopgError, PoolTimeout)
 
 
 def _fixed(status: int, code: str, detail: str):  # type: ignore[no-untyped-def]

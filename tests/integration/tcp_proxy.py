@@ -10,9 +10,9 @@ from contextlib import suppress
 class CuttableProxy:
     """Forwards ``127.0.0.1:port`` to ``target``; ``cut()`` resets every open connection."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, port: int = 0) -> None:
         self._target = ("127.0.0.1", target_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(("127.0.0.1", port))
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.port: int = self._listener.getsockname()[1]
