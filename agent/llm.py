@@ -6,10 +6,12 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
+import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, SecretStr
 
+from agent.metrics import LLM_IN_FLIGHT
 from agent.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,6 +49,16 @@ class OpenAICompatibleModels:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._cache: dict[tuple[str, bool], BaseChatModel] = {}
+        # One connection pool for every model: its size bounds the calls in flight per
+        # process (``MAX_CONCURRENT_LLM_CALLS``); a call waits for a free connection, up to
+        # the call timeout, then falls back like any other model failure.
+        self._http = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=settings.max_concurrent_llm_calls,
+                max_keepalive_connections=settings.max_concurrent_llm_calls,
+            ),
+            timeout=settings.llm_timeout_s,
+        )
 
     def __call__(self, model: str | None = None, *, streaming: bool = True) -> BaseChatModel | None:
         """Cached per model name and mode, so connection pools are reused across runs.
@@ -67,6 +79,7 @@ class OpenAICompatibleModels:
                 max_retries=self._settings.llm_max_retries,
                 temperature=0,
                 streaming=streaming,
+                http_async_client=self._http,
             )
         return self._cache[name, streaming]
 
@@ -94,8 +107,9 @@ async def structured(
 ) -> SchemaT:
     """Constrained JSON output (``json_schema``): small local models handle it reliably."""
     try:
-        runnable = model.with_structured_output(schema, method="json_schema")
-        result = await runnable.ainvoke(list(messages))
+        with LLM_IN_FLIGHT.track_inprogress():
+            runnable = model.with_structured_output(schema, method="json_schema")
+            result = await runnable.ainvoke(list(messages))
     except Exception as exc:  # any failure becomes a fallback, never a crash
         code = _error_code(exc)
         logger.warning("structured LLM call failed code=%s error=%s", code, type(exc).__name__)
@@ -109,9 +123,10 @@ async def stream_text(model: BaseChatModel, messages: Sequence[BaseMessage]) -> 
     """Stream a completion (tokens surface through LangGraph's ``messages`` stream mode)."""
     parts: list[str] = []
     try:
-        async for chunk in model.astream(list(messages)):
-            if isinstance(chunk.content, str):
-                parts.append(chunk.content)
+        with LLM_IN_FLIGHT.track_inprogress():
+            async for chunk in model.astream(list(messages)):
+                if isinstance(chunk.content, str):
+                    parts.append(chunk.content)
     except Exception as exc:  # any failure becomes a fallback, never a crash
         code = _error_code(exc)
         logger.warning("streaming LLM call failed code=%s error=%s", code, type(exc).__name__)
