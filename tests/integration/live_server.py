@@ -32,7 +32,9 @@ def cli_path() -> str:
 
 def clean_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTFLOW_")}
-    return env | {"SUPPORTFLOW_DATA_DIR": str(data_dir), **extra}
+    # Shared answers would make one test's outcome depend on another's; cache tests opt in.
+    defaults = {"SUPPORTFLOW_DATA_DIR": str(data_dir), "SUPPORTFLOW_RESPONSE_CACHE_TTL_S": "0"}
+    return env | defaults | extra
 
 
 @dataclass
