@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     demo: bool = True
     """Serve the demo page at ``/`` with a demo customer's token (never in production)."""
     max_body_bytes: int = Field(default=65_536, ge=1024)
+    max_ingest_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    """Body limit for document uploads to ``/v1/ingest/jobs``."""
     cors_origins: list[str] = Field(default_factory=list)
     """Sites allowed to embed the widget (exact origins)."""
 

@@ -22,6 +22,7 @@ from api.db import open_app_engine
 from api.deps import AppResources
 from api.events import EventBuffer, MemoryEventBuffer
 from api.handoffs import HandoffStore, record_pending
+from api.ingest_jobs import IngestJobs
 from api.limits import BodyLimitMiddleware
 from api.ratelimit import Limits, RateLimiter
 from api.request_metrics import RequestMetricsMiddleware
@@ -31,6 +32,7 @@ from api.routes import (
     chat,
     handoffs,
     health,
+    ingest,
     metrics,
     pages,
     runs,
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 graph = build_graph().compile(checkpointer=saver)
                 recorder = handoff_recorder(graph, handoff_store)
                 buffer = await event_buffer(settings)
+                jobs = IngestJobs(engine, svc)
                 manager = RunManager(
                     graph,
                     buffer,
@@ -143,9 +146,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                             demo_key,
                             handoff_store,
                             limiter,
+                            jobs,
                         )
                     }
                 finally:
+                    await jobs.aclose()
                     await manager.shutdown()
                     await buffer.aclose()
                     await limiter.aclose()
@@ -160,7 +165,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Agentic customer support: LangGraph-compatible API and a chat widget.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        larger={"/v1/ingest/": settings.max_ingest_bytes},
+    )
     app.add_middleware(RequestMetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
@@ -174,6 +183,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for router in (
         health.router,
         metrics.router,
+        ingest.router,
         widget.router,
         chat.router,
         handoffs.router,

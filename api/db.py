@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, MetaData, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from agent.settings import Settings
@@ -89,6 +89,22 @@ feedback = Table(
     Column("final_text", Text, nullable=True),
     Column("author", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+
+ingest_jobs = Table(
+    "ingest_jobs",
+    metadata,
+    Column("job_id", String(36), primary_key=True),
+    Column("tenant", String(64), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("report", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+    Column("updated_at", DateTime(timezone=True), nullable=False, default=utcnow),
 )
 
 

@@ -12,6 +12,7 @@ from agent.services import Services
 from agent.settings import Settings
 from api.auth import AuthError, KeyStore, Principal, Role, verify_end_user_token
 from api.handoffs import HandoffStore
+from api.ingest_jobs import IngestJobs
 from api.ratelimit import RateLimiter
 from api.runs import RunManager
 from api.threads import ThreadStore
@@ -30,6 +31,7 @@ class AppResources:
     demo_key: str | None
     handoffs: HandoffStore
     limiter: RateLimiter
+    ingest: IngestJobs
 
 
 def resources(request: Request) -> AppResources:
@@ -90,3 +92,4 @@ CustomerDep = Annotated[Principal, Depends(require("customer"))]
 StaffDep = Annotated[Principal, Depends(require("agent", "engineer", "admin"))]
 AgentDep = Annotated[Principal, Depends(require("agent", "admin"))]
 AdminDep = Annotated[Principal, Depends(require("admin"))]
+EngineerDep = Annotated[Principal, Depends(require("engineer", "admin"))]

@@ -21,6 +21,7 @@ from api.admission import OverloadedError
 from api.auth import AuthError
 from api.events import InvalidEventIdError, UnknownStreamError
 from api.handoffs import HandoffConflictError, HandoffNotFoundError
+from api.ingest_jobs import IngestJobNotFoundError
 from api.ratelimit import RateLimitedError
 from api.runs import BusyThreadError, RunNotFoundError
 from api.threads import InvalidFilterError, ThreadExistsError, ThreadNotFoundError
@@ -37,6 +38,7 @@ _MAPPED: dict[type[Exception], tuple[int, str, str]] = {
     BusyThreadError: (409, "thread_busy", "thread has a run in progress; use multitask_strategy"),
     ThreadExistsError: (409, "thread_exists", "thread already exists"),
     HandoffNotFoundError: (404, "handoff_not_found", "handoff not found"),
+    IngestJobNotFoundError: (404, "ingest_job_not_found", "ingest job not found"),
     TraceNotFoundError: (404, "trace_not_found", "no trace (or checkpoint) for this thread"),
     HandoffConflictError: (
         409,

@@ -130,3 +130,18 @@ class RunCreate(_Lenient):
         configurable = (self.config or {}).get("configurable", {})
         value = configurable.get("checkpoint_id")
         return str(value) if value else None
+
+
+class IngestJob(BaseModel):
+    """A background ingestion job as the API reports it."""
+
+    job_id: str
+    tenant: str
+    status: Literal["queued", "running", "done", "failed"]
+    total: int
+    """Documents submitted."""
+    done: int
+    """Documents processed so far."""
+    report: dict[str, int] | None = None
+    """Chunks added, removed, unchanged and neutralised, once done."""
+    error: str | None = None

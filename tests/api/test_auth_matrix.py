@@ -14,6 +14,7 @@ PUBLIC: frozenset[str] = frozenset()
 CUSTOMER = frozenset({"customer"})
 STAFF = frozenset({"agent", "engineer", "admin"})
 AGENTS = frozenset({"agent", "admin"})
+ENGINEERS = frozenset({"engineer", "admin"})
 TEXT = {"text": "hello"}
 RUN_BODY = {"assistant_id": "support", "input": {"messages": [{"role": "user", "content": "hi"}]}}
 
@@ -43,6 +44,8 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("POST", "/v1/handoffs/{hid}/resume", TEXT, AGENTS),
     ("POST", "/v1/handoffs/{hid}/handback", None, AGENTS),
     ("POST", "/v1/handoffs/{hid}/resolve", None, AGENTS),
+    ("POST", "/v1/ingest/jobs", {"documents": [{"title": "Matrix", "text": "Hi."}]}, ENGINEERS),
+    ("GET", "/v1/ingest/jobs/{hid}", None, STAFF),
     ("POST", "/assistants/search", {}, STAFF),
     ("GET", "/assistants/support", None, STAFF),
     ("GET", "/assistants/support/graph", None, STAFF),
@@ -79,6 +82,7 @@ def test_matrix_covers_every_route(tmp_path: Any) -> None:
             p.replace("{tid}", "{thread_id}")
             .replace("{rid}", "{run_id}")
             .replace("{cid}", "{checkpoint_id}")
+            .replace("/jobs/{hid}", "/jobs/{job_id}")
             .replace("{hid}", "{handoff_id}")
             .replace("/support", "/{assistant_id}"),
         )
