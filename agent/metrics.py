@@ -84,3 +84,75 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+# Operating the assistant: per-node cost, outcomes, guards, model usage, feedback, rollout,
+# evals. Labels are closed sets (node names, reason codes, model names from configuration).
+NODE_DURATION = Histogram(
+    "supportflow_node_duration_seconds",
+    "Time spent in each graph node.",
+    ["node"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+)
+RUNS = Counter(
+    "supportflow_runs_total",
+    "Finished graph runs by outcome (answered, escalated, blocked, error, interrupted).",
+    ["outcome"],
+)
+ERRORS = Counter(
+    "supportflow_errors_total",
+    "Failures by type: run errors, model fallbacks, backend and storage errors.",
+    ["type"],
+)
+GUARD_VERDICTS = Counter(
+    "supportflow_guard_verdicts_total",
+    "Guard decisions (input and output guards).",
+    ["guard", "verdict"],
+)
+ESCALATIONS = Counter(
+    "supportflow_escalations_total",
+    "Handoffs to a human by reason code.",
+    ["reason"],
+)
+LLM_TOKENS = Counter(
+    "supportflow_llm_tokens_total",
+    "Model tokens by direction (prompt, completion) and configured model name.",
+    ["model", "kind"],
+)
+LLM_COST = Counter(
+    "supportflow_llm_cost_usd_total",
+    "Estimated model spend in US dollars (configured per-token prices).",
+    ["model"],
+)
+QUERY_COST = Histogram(
+    "supportflow_query_cost_usd",
+    "Estimated model spend per customer query.",
+    buckets=(0, 0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+)
+FEEDBACK = Counter(
+    "supportflow_feedback_total",
+    "Agent feedback on drafts and answers by kind.",
+    ["kind"],
+)
+ROLLOUT_DECISIONS = Counter(
+    "supportflow_rollout_decisions_total",
+    "Flag evaluations by flag and result (on, off, killed).",
+    ["flag", "result"],
+)
+ROLLOUT_PERCENT = Gauge(
+    "supportflow_rollout_percent",
+    "Configured rollout percentage per flag (0 when killed).",
+    ["flag"],
+    multiprocess_mode="max",
+)
+EVAL_SCORE = Gauge(
+    "supportflow_eval_score",
+    "Eval score (0-1): offline golden-set runs and sampled production runs.",
+    ["source"],
+    multiprocess_mode="max",
+)
+EVAL_BASELINE = Gauge(
+    "supportflow_eval_score_baseline",
+    "The stored eval baseline the score is compared against.",
+    multiprocess_mode="max",
+)
