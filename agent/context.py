@@ -24,3 +24,9 @@ class RunContext:
     """Knowledge-base audiences searched: agents' drafts also see the agent guidelines."""
     retrieval_k: int | None = None
     """Passages to retrieve for this run (replays and forks may change it)."""
+    ai_off_reason: str | None = None
+    """Set when rollout flags keep the AI out of this conversation: hand it to a human."""
+    tools_enabled: bool = True
+    """``ai.tools``: order and account lookups; off means those requests go to a human."""
+    generation_enabled: bool = True
+    """``ai.generation``: model-written answers; off means the deterministic answers."""

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     max_concurrent_llm_calls: int = Field(default=16, ge=1, le=1000)
     """Model calls in flight at once in this process."""
 
+    flags_refresh_s: float = Field(default=2.0, gt=0, le=60)
+    """How often each replica reloads feature flags and the pinned release."""
+
     response_cache_ttl_s: int = Field(default=3600, ge=0)
     """Lifetime of cached knowledge answers; 0 turns the response cache off."""
     embedding_cache_ttl_s: int = Field(default=86_400, ge=0)

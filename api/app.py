@@ -21,12 +21,14 @@ from api.auth import KeyStore, demo_publishable_key
 from api.db import open_app_engine
 from api.deps import AppResources
 from api.events import EventBuffer, MemoryEventBuffer
+from api.flags import FlagCache, FlagStore
 from api.handoffs import HandoffStore, record_pending
 from api.ingest_jobs import IngestJobs
 from api.limits import BodyLimitMiddleware
 from api.ratelimit import Limits, RateLimiter
 from api.request_metrics import RequestMetricsMiddleware
 from api.routes import (
+    admin,
     agent_desk,
     assistants,
     chat,
@@ -122,6 +124,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 recorder = handoff_recorder(graph, handoff_store)
                 buffer = await event_buffer(settings)
                 jobs = IngestJobs(engine, svc)
+                flags = FlagCache(FlagStore(engine), settings.flags_refresh_s)
+                await flags.start()
                 manager = RunManager(
                     graph,
                     buffer,
@@ -147,9 +151,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                             handoff_store,
                             limiter,
                             jobs,
+                            flags,
                         )
                     }
                 finally:
+                    await flags.aclose()
                     await jobs.aclose()
                     await manager.shutdown()
                     await buffer.aclose()
@@ -184,6 +190,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         health.router,
         metrics.router,
         ingest.router,
+        admin.router,
         widget.router,
         chat.router,
         handoffs.router,

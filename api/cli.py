@@ -21,6 +21,7 @@ from agent.assistant import AskResult, open_assistant
 from agent.errors import LLMUnavailableError, SupportFlowError
 from agent.settings import Settings
 from api.cli_db import db_app
+from api.cli_flags import flags_app, release_command, rollback_command
 from api.cli_handoffs import handoffs_app
 from api.cli_traces import replay_batch_command, replay_command, trace_app
 from api.handoffs import record_pending
@@ -291,6 +292,9 @@ def _prepare_workers(settings: Settings) -> None:
 
 app.add_typer(handoffs_app, name="handoffs")
 app.add_typer(db_app, name="db")
+app.add_typer(flags_app, name="flags")
+app.command("rollback")(rollback_command)
+app.command("release")(release_command)
 app.add_typer(trace_app, name="trace")
 app.command("replay")(replay_command)
 app.command("replay-batch")(replay_batch_command)

@@ -108,6 +108,42 @@ ingest_jobs = Table(
 )
 
 
+feature_flags = Table(
+    "feature_flags",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("tenant", String(64), primary_key=True),
+    Column("percent", Integer, nullable=False),
+    Column("killed", Boolean, nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("updated_by", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+flag_audit = Table(
+    "flag_audit",
+    metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, index=True),
+    Column("tenant", String(64), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("old", JSON, nullable=True),
+    Column("new", JSON, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+release_pins = Table(
+    "release_pins",
+    metadata,
+    Column("pin_id", Integer, primary_key=True, autoincrement=True),
+    Column("prompt_version", String(32), nullable=False),
+    Column("model", String(128), nullable=True),
+    Column("reason", String(200), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, default=utcnow),
+)
+
+
 def sqlite_url(path: Path) -> str:
     """Async SQLite URL for a file path."""
     return f"sqlite+aiosqlite:///{path}"
@@ -146,6 +182,8 @@ async def open_engine(
 
 async def open_app_engine(settings: Settings) -> AsyncEngine:
     """The app database the settings name, migrated unless ``auto_migrate`` is off."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
     return await open_engine(
         settings.app_db_url,
         migrate=settings.auto_migrate,

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from agent.services import Services
 from agent.settings import Settings
 from api.auth import AuthError, KeyStore, Principal, Role, verify_end_user_token
+from api.flags import FlagCache
 from api.handoffs import HandoffStore
 from api.ingest_jobs import IngestJobs
 from api.ratelimit import RateLimiter
@@ -32,6 +33,7 @@ class AppResources:
     handoffs: HandoffStore
     limiter: RateLimiter
     ingest: IngestJobs
+    flags: FlagCache
 
 
 def resources(request: Request) -> AppResources:

@@ -20,6 +20,7 @@ from agent.traces import TraceNotFoundError
 from api.admission import OverloadedError
 from api.auth import AuthError
 from api.events import InvalidEventIdError, UnknownStreamError
+from api.flags import FlagError
 from api.handoffs import HandoffConflictError, HandoffNotFoundError
 from api.ingest_jobs import IngestJobNotFoundError
 from api.ratelimit import RateLimitedError
@@ -97,6 +98,10 @@ def install(app: FastAPI) -> None:
 
     for database_error in database_errors():
         app.add_exception_handler(database_error, _database)
+
+    @app.exception_handler(FlagError)
+    async def _flag(_: Request, exc: FlagError) -> JSONResponse:
+        return error(422, "invalid_flag_change", str(exc))
 
     @app.exception_handler(InvalidInputError)
     async def _invalid(_: Request, exc: InvalidInputError) -> JSONResponse:

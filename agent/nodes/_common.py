@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
@@ -21,3 +22,10 @@ def latest_customer_text(state: SupportState) -> str:
 def services(runtime: Runtime[RunContext]) -> Services:
     """The run's infrastructure."""
     return runtime.context.services
+
+
+def chat_model(runtime: Runtime[RunContext], *, streaming: bool = True) -> BaseChatModel | None:
+    """The run's model, or ``None``: no LLM configured, or ``ai.generation`` is switched off."""
+    if not runtime.context.generation_enabled:
+        return None
+    return services(runtime).models(runtime.context.model, streaming=streaming)

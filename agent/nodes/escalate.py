@@ -15,6 +15,10 @@ HANDOFF_MESSAGE = (
     "I'm passing your conversation to a member of our support team, who will reply here. "
     "You don't need to repeat anything."
 )
+AI_OFF_MESSAGE = (
+    "Our assistant isn't available for this conversation, so a member of our support team "
+    "will reply here. You don't need to repeat anything."
+)
 _URGENT = ("output_guard:", "tool_unavailable")
 
 
@@ -28,7 +32,7 @@ def handoff_payload(state: SupportState, runtime: Runtime[RunContext]) -> dict[s
         "route": state.get("route"),
         "summary": mask_pii(state.get("question", ""))[:280],
         "customer_id": runtime.context.customer_id,
-        "customer_message": HANDOFF_MESSAGE,
+        "customer_message": AI_OFF_MESSAGE if reason.startswith("ai_off:") else HANDOFF_MESSAGE,
     }
 
 

@@ -14,7 +14,7 @@ from agent.answers.templates import OUT_OF_SCOPE, tool_answer
 from agent.context import RunContext
 from agent.llm import LLMCallError, stream_text
 from agent.nodes._answer_cache import answer_key
-from agent.nodes._common import services
+from agent.nodes._common import chat_model, services
 from agent.state import Citation, SupportState
 
 NO_ANSWER = "I couldn't find this in our help centre."
@@ -101,7 +101,7 @@ async def _compose(state: SupportState, runtime: Runtime[RunContext]) -> Support
     attempts = state.get("attempts", 0) + 1
     fallbacks = list(state.get("llm_fallbacks", []))
     draft = deterministic_draft(state)
-    model = services(runtime).models(runtime.context.model)
+    model = chat_model(runtime)
     has_sources = bool(state.get("passages") or state.get("tool_results"))
     if model is not None and has_sources:
         try:

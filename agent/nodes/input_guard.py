@@ -15,7 +15,7 @@ from agent.context import RunContext
 from agent.guards.detector import InjectionDetector
 from agent.guards.normalise import normalise
 from agent.llm import LLMCallError, structured
-from agent.nodes._common import latest_customer_text, services
+from agent.nodes._common import chat_model, latest_customer_text, services
 from agent.state import GuardVerdict, SupportState
 
 TURN_DEFAULTS: SupportState = {
@@ -85,7 +85,7 @@ async def judged(
     question: str, verdict: GuardVerdict, runtime: Runtime[RunContext]
 ) -> GuardVerdict:
     """Let the model settle a flagged message when one is configured; it can only escalate."""
-    model = services(runtime).models(runtime.context.model, streaming=False)
+    model = chat_model(runtime, streaming=False)
     if model is None:
         return verdict
     prompt = prompts.render(

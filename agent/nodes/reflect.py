@@ -13,7 +13,7 @@ import prompts
 from agent.answers.checks import draft_problems
 from agent.context import RunContext
 from agent.llm import LLMCallError, structured
-from agent.nodes._common import services
+from agent.nodes._common import chat_model, services
 from agent.nodes.generate import sources_block
 from agent.state import SupportState
 
@@ -32,7 +32,7 @@ class Critique(BaseModel):
 
 
 async def _llm_problems(state: SupportState, runtime: Runtime[RunContext]) -> list[str]:
-    model = services(runtime).models(runtime.context.model, streaming=False)
+    model = chat_model(runtime, streaming=False)
     if model is None or any(f.startswith("generate:") for f in state.get("llm_fallbacks", [])):
         return []
     prompt = prompts.render(

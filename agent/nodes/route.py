@@ -15,7 +15,7 @@ import prompts
 from agent.context import RunContext
 from agent.intents import RouteSignal, explicit_signal
 from agent.llm import LLMCallError, structured
-from agent.nodes._common import services
+from agent.nodes._common import chat_model, services
 from agent.state import Route, SupportState
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class RouteDecision(BaseModel):
 
 
 async def _llm_route(state: SupportState, runtime: Runtime[RunContext]) -> RouteSignal | None:
-    model = services(runtime).models(runtime.context.model, streaming=False)
+    model = chat_model(runtime, streaming=False)
     if model is None:
         return None
     prompt = prompts.render(
@@ -54,7 +54,14 @@ async def _llm_route(state: SupportState, runtime: Runtime[RunContext]) -> Route
 
 
 async def route(state: SupportState, runtime: Runtime[RunContext]) -> Command[Next]:
-    """Explicit signals win; otherwise the model (if any), then exemplar similarity."""
+    """Explicit signals win; otherwise the model (if any), then exemplar similarity.
+
+    Flags come first: with the AI off for this conversation (kill switch or outside the
+    rollout), or tools off for a tool request, the conversation goes to a human.
+    """
+    ctx = runtime.context
+    if ctx.ai_off_reason:
+        return _to_human("human", f"ai_off:{ctx.ai_off_reason}")
     signal = explicit_signal(state["question"])
     fallbacks = list(state.get("llm_fallbacks", []))
     if signal is None:
@@ -73,4 +80,11 @@ async def route(state: SupportState, runtime: Runtime[RunContext]) -> Command[Ne
     }
     if signal.route == "human":
         update["handoff_reason"] = "customer_requested_human"
+    if signal.route in ("order_status", "account") and not ctx.tools_enabled:
+        return _to_human(signal.route, "ai_off:tools")
     return Command(goto=_NEXT[signal.route], update=update)
+
+
+def _to_human(route: Route, reason: str) -> Command[Next]:
+    logger.info("routed to a human reason=%s", reason)
+    return Command(goto="escalate", update={"route": route, "handoff_reason": reason})

@@ -10,11 +10,11 @@ from langchain_core.messages import HumanMessage
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
-from agent.context import RunContext
 from agent.errors import UnknownCustomerError
 from agent.guards.normalise import validate_message
 from api.auth import Principal
 from api.deps import AppResources, CustomerDep, ResourcesDep
+from api.run_context import run_context
 from api.runs import RunNotFoundError, RunRecord, RunSpec
 from api.sse import stream_response
 from api.threads import ThreadNotFoundError
@@ -74,12 +74,7 @@ async def chat_stream(
     if who.customer_id and await res.services.accounts.get_account(who.customer_id) is None:
         raise UnknownCustomerError(who.customer_id)
     thread_id = await _thread_for(body.thread_id, who, res)
-    context = RunContext(
-        services=res.services,
-        tenant=who.tenant,
-        customer_id=who.customer_id,
-        prompt_version=res.settings.prompt_version,
-    )
+    context = run_context(res, who.tenant, who.customer_id, thread_id)
     spec = RunSpec(
         thread_id=thread_id,
         graph_input={"messages": [HumanMessage(body.message)]},
@@ -89,7 +84,11 @@ async def chat_stream(
         finisher=_ending,
         opening=_opening(thread_id),
         strategy="enqueue",
-        metadata={"channel": "widget"},
+        metadata={
+            "channel": "widget",
+            "prompt_version": context.prompt_version,
+            "model": context.model,
+        },
     )
     run = await res.runs.start(spec)
     await res.threads.touch(thread_id)

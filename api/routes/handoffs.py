@@ -7,11 +7,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.context import RunContext
 from api.auth import Principal
 from api.deps import AgentDep, AppResources, ResourcesDep
 from api.handoffs import HandoffConflictError, handoff_json
 from api.routes.threads import config_for
+from api.run_context import run_context
 from api.runs import RunSpec
 from api.widget_stream import WidgetAdapter
 
@@ -35,12 +35,7 @@ async def _resume(
         raise HandoffConflictError(row["handoff_id"])
     from langgraph.types import Command
 
-    context = RunContext(
-        services=res.services,
-        tenant=who.tenant,
-        customer_id=row["customer_id"],
-        prompt_version=res.settings.prompt_version,
-    )
+    context = run_context(res, who.tenant, row["customer_id"], row["thread_id"])
     spec = RunSpec(
         thread_id=row["thread_id"],
         graph_input=Command(resume=resume),

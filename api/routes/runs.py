@@ -19,6 +19,7 @@ from api.errors import error
 from api.lg_format import LangGraphAdapter, run_record
 from api.routes.assistants import resolve_assistant
 from api.routes.threads import thread_json
+from api.run_context import run_context as flagged_context
 from api.runs import RunNotFoundError, RunRecord, RunSpec
 from api.schemas import SUPPORTED_MODES, RunCreate
 from api.sse import stream_response
@@ -41,15 +42,16 @@ def graph_input(body: RunCreate) -> Any:
     return body.input
 
 
-def run_context(body: RunCreate, who: Principal, res: AppResources) -> RunContext:
+def run_context(body: RunCreate, who: Principal, res: AppResources, thread_id: str) -> RunContext:
     """Staff may run as any customer of their tenant (replay, testing) via ``context``."""
     ctx = body.context or {}
     customer = ctx.get("customer_id")
-    return RunContext(
-        services=res.services,
-        tenant=who.tenant,
-        customer_id=str(customer) if customer else None,
-        prompt_version=str(ctx.get("prompt_version") or res.settings.prompt_version),
+    return flagged_context(
+        res,
+        who.tenant,
+        str(customer) if customer else None,
+        thread_id,
+        prompt_version=str(ctx["prompt_version"]) if ctx.get("prompt_version") else None,
         model=str(ctx["model"]) if ctx.get("model") else None,
     )
 
@@ -80,7 +82,7 @@ async def start_run(
     spec = RunSpec(
         thread_id=thread_id,
         graph_input=graph_input(body),
-        context=run_context(body, who, res),
+        context=run_context(body, who, res, thread_id),
         stream_modes=adapter.graph_modes,
         adapter=adapter,
         strategy=body.multitask_strategy,

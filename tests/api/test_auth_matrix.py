@@ -15,6 +15,7 @@ CUSTOMER = frozenset({"customer"})
 STAFF = frozenset({"agent", "engineer", "admin"})
 AGENTS = frozenset({"agent", "admin"})
 ENGINEERS = frozenset({"engineer", "admin"})
+ADMIN = frozenset({"admin"})
 TEXT = {"text": "hello"}
 RUN_BODY = {"assistant_id": "support", "input": {"messages": [{"role": "user", "content": "hi"}]}}
 
@@ -46,6 +47,12 @@ MATRIX: list[tuple[str, str, Any, frozenset[str]]] = [
     ("POST", "/v1/handoffs/{hid}/resolve", None, AGENTS),
     ("POST", "/v1/ingest/jobs", {"documents": [{"title": "Matrix", "text": "Hi."}]}, ENGINEERS),
     ("GET", "/v1/ingest/jobs/{hid}", None, STAFF),
+    ("GET", "/v1/admin/flags", None, ADMIN),
+    ("PUT", "/v1/admin/flags/ai.generation", {"percent": 100}, ADMIN),
+    ("GET", "/v1/admin/flags/audit", None, ADMIN),
+    ("POST", "/v1/admin/releases", {"prompt_version": "v1"}, ADMIN),
+    ("POST", "/v1/admin/rollback", {"to": "v1"}, ADMIN),
+    ("POST", "/v1/admin/alerts", {"alerts": []}, ADMIN),
     ("POST", "/assistants/search", {}, STAFF),
     ("GET", "/assistants/support", None, STAFF),
     ("GET", "/assistants/support/graph", None, STAFF),
@@ -84,7 +91,8 @@ def test_matrix_covers_every_route(tmp_path: Any) -> None:
             .replace("{cid}", "{checkpoint_id}")
             .replace("/jobs/{hid}", "/jobs/{job_id}")
             .replace("{hid}", "{handoff_id}")
-            .replace("/support", "/{assistant_id}"),
+            .replace("/support", "/{assistant_id}")
+            .replace("/flags/ai.generation", "/flags/{name}"),
         )
         for m, p, _, _ in MATRIX
     }
