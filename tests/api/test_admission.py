@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -49,13 +50,13 @@ async def _chat(api: Api, message: str = "How do gift cards work?") -> httpx.Res
     return response
 
 
-async def _until(condition: object, what: str) -> None:
-    """Yield to the event loop until ``condition()`` holds (bounded, no wall-clock sleeps)."""
-    for _ in range(10_000):
-        if condition():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"never happened: {what}")
+async def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    """Wait for ``condition()`` (it needs real I/O: auth reads the database), bounded."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.01)
 
 
 async def test_queue_full_sheds_with_503_and_retry_after(tight: Api) -> None:
