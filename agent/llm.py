@@ -79,6 +79,7 @@ class OpenAICompatibleModels:
                 max_retries=self._settings.llm_max_retries,
                 temperature=0,
                 streaming=streaming,
+                stream_usage=True,
                 http_async_client=self._http,
             )
         return self._cache[name, streaming]

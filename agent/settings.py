@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_retries: int = Field(default=1, ge=0, le=5)
+    llm_price_prompt_per_1k: float = Field(default=0.00015, ge=0)
+    llm_price_completion_per_1k: float = Field(default=0.0006, ge=0)
+    """US dollars per 1,000 tokens, for the cost-per-query estimate (defaults: gpt-4o-mini)."""
 
     guard_flag_at: float = Field(default=0.4, gt=0, lt=1)
     guard_block_at: float = Field(default=0.75, gt=0, le=1)

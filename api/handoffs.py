@@ -9,6 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agent.metrics import ESCALATIONS
 from api.db import handoffs, utcnow
 
 Status = Literal["open", "claimed", "resolved", "returned"]
@@ -121,5 +122,7 @@ def handoff_json(row: dict[str, Any]) -> dict[str, Any]:
 async def record_pending(store: HandoffStore, tenant: str, thread_id: str, interrupts: Any) -> None:
     """Queue a record for each pending handoff interrupt of a thread (idempotent)."""
     for item in interrupts:
-        if isinstance(item.value, dict) and item.value.get("type") == "handoff":
-            await store.record(tenant, thread_id, item.id, item.value)
+        is_handoff = isinstance(item.value, dict) and item.value.get("type") == "handoff"
+        if is_handoff and await store.record(tenant, thread_id, item.id, item.value):
+            # Counted once per handoff (reason codes are a closed set, no free text).
+            ESCALATIONS.labels(reason=str(item.value.get("reason", "needs_human"))).inc()

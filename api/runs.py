@@ -16,7 +16,8 @@ from langgraph.types import StreamMode
 
 from agent.assistant import Graph
 from agent.context import RunContext
-from agent.metrics import TTFT
+from agent.metrics import RUNS, TTFT
+from agent.telemetry import RunTelemetry
 from api.admission import Admission, Slot
 from api.db import utcnow
 from api.events import EventBuffer
@@ -46,6 +47,15 @@ def _newer_than(after: str | None, newest_first: list[str]) -> str | None:
     if after is not None and after not in newest_first:
         return None
     return newest_first[0]
+
+
+def run_telemetry(context: RunContext) -> RunTelemetry:
+    """Node timings and model usage for one run, priced from the settings."""
+    settings = context.services.settings
+    model = (context.model or settings.llm_model) if settings.llm_enabled else "none"
+    return RunTelemetry(
+        model, settings.llm_price_prompt_per_1k, settings.llm_price_completion_per_1k
+    )
 
 
 class BusyThreadError(Exception):
@@ -276,11 +286,11 @@ class RunManager:
         run.error = error
         run.updated_at = utcnow()
 
-    def _config(self, spec: RunSpec) -> RunnableConfig:
+    def _config(self, spec: RunSpec, telemetry: RunTelemetry) -> RunnableConfig:
         configurable: dict[str, Any] = {"thread_id": spec.thread_id}
         if spec.checkpoint_id:
             configurable["checkpoint_id"] = spec.checkpoint_id
-        return {"configurable": configurable}
+        return {"configurable": configurable, "callbacks": [telemetry]}
 
     async def _execute(self, run: RunRecord, spec: RunSpec) -> None:
         try:
@@ -310,9 +320,10 @@ class RunManager:
 
     async def _stream(self, run: RunRecord, spec: RunSpec) -> None:
         first_token = True
+        telemetry = run_telemetry(spec.context)
         async for mode, chunk in self.graph.astream(
             spec.graph_input,
-            self._config(spec),
+            self._config(spec, telemetry),
             context=spec.context,
             stream_mode=spec.stream_modes,
         ):
@@ -321,10 +332,12 @@ class RunManager:
                     first_token = False
                     TTFT.observe((utcnow() - run.created_at).total_seconds())
                 await self.buffer.publish(run.run_id, event, dumps(data))
+        telemetry.finish()
 
     async def _close(self, run: RunRecord, spec: RunSpec) -> None:
         # Order matters: clients treat the stream's end as "done", so every side effect
         # (stored status, final events, clean-up) happens before the buffer closes.
+        RUNS.labels(outcome=run.status).inc()
         try:
             await self._persist(run)
             if self.on_finish is not None:

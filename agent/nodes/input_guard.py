@@ -15,6 +15,7 @@ from agent.context import RunContext
 from agent.guards.detector import InjectionDetector
 from agent.guards.normalise import normalise
 from agent.llm import LLMCallError, structured
+from agent.metrics import GUARD_VERDICTS
 from agent.nodes._common import chat_model, latest_customer_text, services
 from agent.state import GuardVerdict, SupportState
 
@@ -67,12 +68,14 @@ async def input_guard(
     )
     if verdict["verdict"] == "flag":
         verdict = await judged(question, verdict, runtime)
+    GUARD_VERDICTS.labels(guard="input", verdict=verdict["verdict"]).inc()
     update: SupportState = {
         **TURN_DEFAULTS,
         "question": question,
         "guard": verdict,
+        # Every turn records what answered it, so a rollback can be checked run by run.
         "prompt_version": ctx.prompt_version,
-        "model": ctx.model,
+        "model": (ctx.model or svc.settings.llm_model) if svc.settings.llm_enabled else None,
     }
     if state.get("owner") is None:
         update["owner"] = ctx.customer_id

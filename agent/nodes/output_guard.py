@@ -14,6 +14,7 @@ from agent.context import RunContext
 from agent.guards.output import check_chunk, split_chunks
 from agent.guards.pii import find_pii
 from agent.intents import order_ids_in
+from agent.metrics import GUARD_VERDICTS
 from agent.nodes._common import services
 from agent.state import SupportState
 
@@ -66,6 +67,7 @@ async def output_guard(
         if verdict["verdict"] == "allow" and not order_claims_match(chunk, state):
             verdict = {"verdict": "block", "score": 1.0, "reasons": ["order_fact_mismatch"]}
         if verdict["verdict"] == "block":
+            GUARD_VERDICTS.labels(guard="output", verdict="block").inc()
             reason = f"output_guard:{verdict['reasons'][0]}"
             return Command(
                 goto="escalate",
@@ -73,6 +75,7 @@ async def output_guard(
             )
         runtime.stream_writer({"event": "token", "text": chunk})
         released.append(chunk)
+    GUARD_VERDICTS.labels(guard="output", verdict="allow").inc()
     if state.get("answer_cache_key") and not state.get("cached"):
         await services(runtime).answers.put(
             state["answer_cache_key"],

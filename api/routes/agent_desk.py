@@ -12,6 +12,7 @@ from sqlalchemy import insert
 
 from agent.drafts import draft_reply
 from agent.guards.normalise import validate_message
+from agent.metrics import FEEDBACK
 from api.db import feedback, utcnow
 from api.deps import AgentDep, ResourcesDep
 from api.routes.threads import config_for
@@ -82,4 +83,5 @@ async def record_feedback(body: Feedback, who: AgentDep, res: ResourcesDep) -> d
                 created_at=utcnow(),
             )
         )
+    FEEDBACK.labels(kind=body.kind).inc()
     return {"feedback_id": feedback_id}
