@@ -14,12 +14,30 @@ from agent.services import Services
 
 
 async def draft_reply(
-    graph: Graph, services: Services, text: str, *, customer_id: str | None, tenant: str
+    graph: Graph,
+    services: Services,
+    text: str,
+    *,
+    customer_id: str | None,
+    tenant: str,
+    prompt_version: str | None = None,
+    model: str | None = None,
+    generation_enabled: bool = True,
 ) -> dict[str, Any]:
-    """Run the graph on ``text`` in a scratch thread; agents also search the agent guidelines."""
+    """Run the graph on ``text`` in a scratch thread; agents also search the agent guidelines.
+
+    Drafts follow the pinned release and the ``ai.generation`` switch, but not the ``ai``
+    kill switch: agents keep their sidebar while the customer-facing AI is off.
+    """
     config: RunnableConfig = {"configurable": {"thread_id": f"draft-{uuid.uuid4()}"}}
     context = RunContext(
-        services=services, tenant=tenant, customer_id=customer_id, audiences=("customer", "agent")
+        services=services,
+        tenant=tenant,
+        customer_id=customer_id,
+        audiences=("customer", "agent"),
+        prompt_version=prompt_version or services.settings.prompt_version,
+        model=model,
+        generation_enabled=generation_enabled,
     )
     await graph.ainvoke({"messages": [HumanMessage(content=text)]}, config, context=context)
     snapshot = await graph.aget_state(config)

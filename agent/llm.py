@@ -11,7 +11,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, SecretStr
 
-from agent.metrics import LLM_IN_FLIGHT
+from agent.metrics import ERRORS, LLM_IN_FLIGHT
 from agent.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ async def structured(
     except Exception as exc:  # any failure becomes a fallback, never a crash
         code = _error_code(exc)
         logger.warning("structured LLM call failed code=%s error=%s", code, type(exc).__name__)
+        ERRORS.labels(type=code).inc()
         raise LLMCallError(code) from exc
     if not isinstance(result, schema):
         raise LLMCallError("llm_malformed")
@@ -131,6 +132,7 @@ async def stream_text(model: BaseChatModel, messages: Sequence[BaseMessage]) -> 
     except Exception as exc:  # any failure becomes a fallback, never a crash
         code = _error_code(exc)
         logger.warning("streaming LLM call failed code=%s error=%s", code, type(exc).__name__)
+        ERRORS.labels(type=code).inc()
         raise LLMCallError(code) from exc
     text = "".join(parts).strip()
     if not text:

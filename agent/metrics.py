@@ -96,7 +96,8 @@ NODE_DURATION = Histogram(
 )
 RUNS = Counter(
     "supportflow_runs_total",
-    "Finished graph runs by outcome (answered, escalated, blocked, error, interrupted).",
+    "Finished graph runs by status (success, error, interrupted); handoffs and blocks have"
+    " their own counters.",
     ["outcome"],
 )
 ERRORS = Counter(
@@ -136,7 +137,7 @@ FEEDBACK = Counter(
 )
 ROLLOUT_DECISIONS = Counter(
     "supportflow_rollout_decisions_total",
-    "Flag evaluations by flag and result (on, off, killed).",
+    "Rollout decisions for customer runs by result (on, rollout, kill_switch).",
     ["flag", "result"],
 )
 ROLLOUT_PERCENT = Gauge(

@@ -16,6 +16,7 @@ from agent.errors import (
     ThreadOwnershipError,
     UnknownCustomerError,
 )
+from agent.metrics import ERRORS
 from agent.traces import TraceNotFoundError
 from api.admission import OverloadedError
 from api.auth import AuthError
@@ -92,6 +93,7 @@ def install(app: FastAPI) -> None:
         logger.warning(
             "database unavailable path=%s error=%s", request.url.path, type(exc).__name__
         )
+        ERRORS.labels(type="database_unavailable").inc()
         response = error(503, "database_unavailable", "storage is briefly unavailable; retry")
         response.headers["Retry-After"] = "2"
         return response
@@ -131,6 +133,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error path=%s error=%s", request.url.path, type(exc).__name__)
+        ERRORS.labels(type="unhandled").inc()
         return error(500, "internal_error", "internal error")
 
 

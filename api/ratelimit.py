@@ -11,7 +11,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
-from agent.metrics import DEGRADED
+from agent.cache import RedisHealth
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Limits:
 
 
 class RateLimiter:
-    """Sliding-window counters; if the shared store fails, requests pass and a warning is logged."""
+    """Sliding-window counters, shared through Redis; per-process while Redis is down."""
 
     def __init__(self, limits: Limits, redis_url: str | None = None) -> None:
         self._items = {
@@ -56,6 +56,9 @@ class RateLimiter:
         )
         self._storage = storage
         self._limiter = SlidingWindowCounterRateLimiter(storage)
+        # While the shared store is down, limits still hold per process (never unlimited).
+        self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._health = RedisHealth("rate_limits")
 
     async def aclose(self) -> None:
         """Close the shared store's connection pool (the library exposes it on its bridge)."""
@@ -67,16 +70,15 @@ class RateLimiter:
         """Count one request for each identity (``key``, ``customer``, ``ip``); raise when over."""
         for scope, identity in identities.items():
             item = self._items[scope]
+            limiter = self._limiter if self._health.usable else self._local
             try:
-                allowed = await self._limiter.hit(item, scope, identity)
-                if allowed:
-                    continue
-                stats = await self._limiter.get_window_stats(item, scope, identity)
+                allowed = await limiter.hit(item, scope, identity)
+                stats = None if allowed else await limiter.get_window_stats(item, scope, identity)
             except Exception as exc:  # a broken shared store must not take the API down
-                DEGRADED.labels(component="rate_limits").inc()
-                logger.warning(
-                    "rate limit store unavailable scope=%s error=%s", scope, type(exc).__name__
-                )
-                continue
-            retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-            raise RateLimitedError(scope, item, retry_after)
+                self._health.failed(exc)
+                limiter = self._local
+                allowed = await limiter.hit(item, scope, identity)
+                stats = None if allowed else await limiter.get_window_stats(item, scope, identity)
+            if stats is not None:
+                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+                raise RateLimitedError(scope, item, retry_after)

@@ -16,7 +16,7 @@ from langgraph.types import StreamMode
 
 from agent.assistant import Graph
 from agent.context import RunContext
-from agent.metrics import RUNS, TTFT
+from agent.metrics import ERRORS, RUNS, TTFT
 from agent.telemetry import RunTelemetry
 from api.admission import Admission, Slot
 from api.db import utcnow
@@ -309,6 +309,7 @@ class RunManager:
             raise
         except Exception as exc:  # a failed run reports a generic error, details go to logs
             logger.exception("run failed run_id=%s error=%s", run.run_id, type(exc).__name__)
+            ERRORS.labels(type="run_failed").inc()
             self._finish(run, "error", type(exc).__name__)
             await self.buffer.publish(
                 run.run_id,

@@ -25,7 +25,7 @@ def services(runtime: Runtime[RunContext]) -> Services:
 
 
 def chat_model(runtime: Runtime[RunContext], *, streaming: bool = True) -> BaseChatModel | None:
-    """The run's model, or ``None``: no LLM configured, or ``ai.generation`` is switched off."""
-    if not runtime.context.generation_enabled:
+    """The run's model, or ``None``: no LLM configured, the AI or ``ai.generation`` is off."""
+    if runtime.context.ai_off_reason or not runtime.context.generation_enabled:
         return None
     return services(runtime).models(runtime.context.model, streaming=streaming)

@@ -13,6 +13,7 @@ from sqlalchemy import insert
 from agent.drafts import draft_reply
 from agent.guards.normalise import validate_message
 from agent.metrics import FEEDBACK
+from agent.rollout import decide
 from api.db import feedback, utcnow
 from api.deps import AgentDep, ResourcesDep
 from api.routes.threads import config_for
@@ -59,8 +60,18 @@ async def draft(body: DraftRequest, who: AgentDep, res: ResourcesDep) -> dict[st
     else:
         text, customer = str(body.ticket_text), body.customer_id
     validate_message(text, res.settings.max_input_chars)
+    snapshot = res.flags.snapshot
+    release = snapshot.release
+    decision = decide(snapshot, who.tenant, customer, body.thread_id or "agent-draft")
     return await draft_reply(
-        res.runs.graph, res.services, text, customer_id=customer, tenant=who.tenant
+        res.runs.graph,
+        res.services,
+        text,
+        customer_id=customer,
+        tenant=who.tenant,
+        prompt_version=release.prompt_version if release else None,
+        model=release.model if release else None,
+        generation_enabled=decision.generation,
     )
 
 

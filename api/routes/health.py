@@ -38,6 +38,11 @@ async def readyz(res: ResourcesDep) -> dict[str, Any] | JSONResponse:
         checks["checkpointer"] = "ok"
     except Exception as exc:  # readiness reports, it never raises
         checks["checkpointer"] = type(exc).__name__
+    try:
+        await res.flags.store.rows()
+        checks["app_database"] = "ok"
+    except Exception as exc:  # readiness reports, it never raises
+        checks["app_database"] = type(exc).__name__
     ready = all(v == "ok" for v in checks.values())
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return body if ready else JSONResponse(body, status_code=503)
