@@ -23,8 +23,8 @@ from agent.evals.regression import (
 from agent.evals.runner import (
     DEFAULT_CONCURRENCY,
     EvalOptions,
-    resolve_prompt_version,
     run_eval,
+    validate_options,
 )
 from agent.metrics import EVAL_BASELINE, EVAL_SCORE
 
@@ -136,7 +136,7 @@ async def _evaluate(
     settings = _settings()
     cases = load_cases(None if options.cases == "*" else options.cases)
     baseline = load_baseline(baseline_path) if baseline_path else None
-    resolve_prompt_version(settings, options)  # refuse bad options before the slow start-up
+    validate_options(settings, options)  # refuse bad options before the slow start-up
     _check_llm(settings)
     services = _services(settings)
     try:

@@ -32,7 +32,21 @@ class HandoffStore:
     async def record(
         self, tenant: str, thread_id: str, interrupt_id: str, payload: dict[str, Any]
     ) -> bool:
-        """Create the record for an interrupt once; returns whether it was new."""
+        """Create the record for an interrupt once; returns whether it was new.
+
+        While a human holds the conversation (an open or claimed handoff), a new pending
+        message joins that handoff instead of opening another one.
+        """
+        held = await self.active(tenant, thread_id)
+        if held is not None:
+            if held["interrupt_id"] != interrupt_id:
+                async with self._engine.begin() as conn:
+                    await conn.execute(
+                        update(handoffs)
+                        .where(handoffs.c.handoff_id == held["handoff_id"])
+                        .values(interrupt_id=interrupt_id)
+                    )
+            return False
         row = {
             "handoff_id": str(uuid.uuid4()),
             "interrupt_id": interrupt_id,
@@ -51,6 +65,22 @@ class HandoffStore:
         except IntegrityError:
             return False
         return True
+
+    async def active(self, tenant: str, thread_id: str) -> dict[str, Any] | None:
+        """The thread's handoff a human still holds (open or claimed), if any."""
+        query = (
+            select(handoffs)
+            .where(
+                handoffs.c.tenant == tenant,
+                handoffs.c.thread_id == thread_id,
+                handoffs.c.status.in_(("open", "claimed")),
+            )
+            .order_by(handoffs.c.created_at.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return dict(row) if row else None
 
     async def list(
         self, tenant: str, status: str | None = None, reason: str | None = None, limit: int = 100

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from agent.context import RunContext
 from agent.metrics import ROLLOUT_DECISIONS
 from agent.rollout import decide
@@ -16,10 +18,16 @@ def run_context(
     *,
     prompt_version: str | None = None,
     model: str | None = None,
+    human_takeover: bool = False,
 ) -> RunContext:
-    """Explicit overrides win, then the pinned release, then settings; flags decide the rest."""
+    """Explicit overrides win, then the pinned release, then settings; flags decide the rest.
+
+    ``human_takeover``: a human holds this conversation, so the AI stays out of it.
+    """
     snapshot = res.flags.snapshot
     decision = decide(snapshot, tenant, customer_id, thread_id)
+    if human_takeover:
+        decision = dataclasses.replace(decision, ai_off_reason="human_takeover")
     ROLLOUT_DECISIONS.labels(
         flag="ai", result="on" if decision.ai_off_reason is None else decision.ai_off_reason
     ).inc()

@@ -19,6 +19,7 @@ AI_OFF_MESSAGE = (
     "Our assistant isn't available for this conversation, so a member of our support team "
     "will reply here. You don't need to repeat anything."
 )
+TAKEOVER_MESSAGE = "A member of our support team is handling this conversation and will reply here."
 _URGENT = ("output_guard:", "tool_unavailable")
 
 
@@ -32,8 +33,14 @@ def handoff_payload(state: SupportState, runtime: Runtime[RunContext]) -> dict[s
         "route": state.get("route"),
         "summary": mask_pii(state.get("question", ""))[:280],
         "customer_id": runtime.context.customer_id,
-        "customer_message": AI_OFF_MESSAGE if reason.startswith("ai_off:") else HANDOFF_MESSAGE,
+        "customer_message": _customer_message(reason),
     }
+
+
+def _customer_message(reason: str) -> str:
+    if reason == "ai_off:human_takeover":
+        return TAKEOVER_MESSAGE
+    return AI_OFF_MESSAGE if reason.startswith("ai_off:") else HANDOFF_MESSAGE
 
 
 HANDBACK_MESSAGE = "You're back with the assistant. How else can I help?"

@@ -74,7 +74,10 @@ async def chat_stream(
     if who.customer_id and await res.services.accounts.get_account(who.customer_id) is None:
         raise UnknownCustomerError(who.customer_id)
     thread_id = await _thread_for(body.thread_id, who, res)
-    context = run_context(res, who.tenant, who.customer_id, thread_id)
+    held = await res.handoffs.active(who.tenant, thread_id) if body.thread_id else None
+    context = run_context(
+        res, who.tenant, who.customer_id, thread_id, human_takeover=held is not None
+    )
     spec = RunSpec(
         thread_id=thread_id,
         graph_input={"messages": [HumanMessage(body.message)]},

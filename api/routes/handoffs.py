@@ -107,8 +107,17 @@ async def resume(
 
 @router.post("/{handoff_id}/handback")
 async def handback(handoff_id: str, who: AgentDep, res: ResourcesDep) -> dict[str, Any]:
-    """Return the conversation to the AI without an answer."""
-    return await _return_to_ai(res, who, handoff_id, {"action": "handback"})
+    """Return the conversation to the AI without an answer.
+
+    If the customer is waiting, the AI tells them so; if the agent already answered the last
+    message, the handoff just closes and the customer's next message goes to the AI.
+    """
+    row = await _held(res, who, handoff_id)
+    snapshot = await res.runs.graph.aget_state(config_for(row["thread_id"]))
+    if any(i.id == row["interrupt_id"] for i in snapshot.interrupts):
+        return await _return_to_ai(res, who, handoff_id, {"action": "handback"})
+    closed = await res.handoffs.close(who.tenant, handoff_id, who.key_id, "returned")
+    return {**handoff_json(closed), "run_id": None}
 
 
 @router.post("/{handoff_id}/resolve")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from agent.nodes.escalate import TAKEOVER_MESSAGE
 from tests.api.conftest import JAMES, Api, read_events
 
 
@@ -102,3 +104,47 @@ async def test_handback_and_bad_transitions(api: Api) -> None:
         f"/v1/handoffs/{handoff_id}/reply", json={"text": ""}, headers=agent
     )
     assert empty.status_code == 422
+
+
+async def _customer_says(api: Api, thread_id: str, text: str) -> list[Any]:
+    _, events = await read_events(
+        api.client,
+        "POST",
+        "/v1/chat/stream",
+        json={"message": text, "thread_id": thread_id},
+        headers=api.headers("customer", JAMES),
+    )
+    return events
+
+
+async def test_a_taken_over_conversation_stays_with_the_human_until_handed_back(
+    api: Api,
+) -> None:
+    thread_id, _ = await _escalate(api)
+    handoff_id = (await _open_handoff(api, thread_id))["handoff_id"]
+    agent = api.headers("agent")
+    await api.client.post(f"/v1/handoffs/{handoff_id}/claim", headers=agent)
+    await api.client.post(
+        f"/v1/handoffs/{handoff_id}/reply", json={"text": "Hi, Sam here."}, headers=agent
+    )
+    await api.resources.runs.wait(api.resources.runs.of_thread(thread_id)[0])
+    events = await _customer_says(api, thread_id, "What payment methods do you accept?")
+    handoff = [e.data["message"] for e in events if e.event == "handoff"]
+    assert handoff == [TAKEOVER_MESSAGE]
+    assert not [e for e in events if e.event in ("token", "citation")]  # no AI answer
+    queue = (await api.client.get("/v1/handoffs", headers=agent)).json()
+    mine = [h for h in queue if h["thread_id"] == thread_id]
+    assert len(mine) == 1  # the follow-up joined the held handoff
+    assert mine[0]["status"] == "claimed"
+    second = await api.client.post(
+        f"/v1/handoffs/{handoff_id}/reply",
+        json={"text": "PayPal, cards, gift cards."},
+        headers=agent,
+    )
+    assert second.status_code == 200
+    await api.resources.runs.wait(api.resources.runs.find(second.json()["run_id"]))
+    back = await api.client.post(f"/v1/handoffs/{handoff_id}/handback", headers=agent)
+    assert back.json()["status"] == "returned"
+    assert back.json()["run_id"] is None  # nothing was waiting: the handoff just closes
+    events = await _customer_says(api, thread_id, "What payment methods do you accept?")
+    assert "PayPal" in "".join(e.data["t"] for e in events if e.event == "token")
