@@ -21,6 +21,7 @@ from agent.assistant import AskResult, open_assistant
 from agent.errors import LLMUnavailableError, SupportFlowError
 from agent.settings import Settings
 from api.cli_db import db_app
+from api.cli_eval import eval_command
 from api.cli_flags import flags_app, release_command, rollback_command
 from api.cli_handoffs import handoffs_app
 from api.cli_traces import replay_batch_command, replay_command, trace_app
@@ -298,6 +299,7 @@ app.command("release")(release_command)
 app.add_typer(trace_app, name="trace")
 app.command("replay")(replay_command)
 app.command("replay-batch")(replay_batch_command)
+app.command("eval")(eval_command)
 
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")

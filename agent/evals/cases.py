@@ -79,7 +79,9 @@ def parse_cases(text: str, category: str) -> list[GoldenCase]:
 
 def selected(case: GoldenCase, patterns: list[str]) -> bool:
     """A case matches a glob by its id or by its category (file name without ``.jsonl``)."""
-    return any(fnmatch.fnmatchcase(case.id, p) or fnmatch.fnmatchcase(case.category, p) for p in patterns)
+    return any(
+        fnmatch.fnmatchcase(case.id, p) or fnmatch.fnmatchcase(case.category, p) for p in patterns
+    )
 
 
 def load_cases(pattern: str | None = None) -> list[GoldenCase]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from agent.state import Citation, Route, ToolCall
 
@@ -70,7 +71,13 @@ class RunSettings(BaseModel):
     cases: str
     """The ``--cases`` selection (``*`` for the whole golden set)."""
     case_count: int
+    golden_sha256: str
+    """Fingerprint of the selected cases: a baseline only compares with the same set."""
     concurrency: int
+    retrieval_k: int
+    min_retrieval_similarity: float
+    guard_flag_at: float
+    guard_block_at: float
 
 
 class EvalReport(BaseModel):
@@ -101,6 +108,17 @@ class Baseline(BaseModel):
     overall: float
     failing: list[str] = Field(default_factory=list)
     """Ids of the cases that failed in the baseline run (known product failures)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _failing_from_cases(cls, data: Any) -> Any:
+        """A full report lists cases instead of failing ids."""
+        if isinstance(data, dict) and "failing" not in data and isinstance(data.get("cases"), list):
+            failing = [
+                c.get("id") for c in data["cases"] if isinstance(c, dict) and not c.get("passed")
+            ]
+            return {**data, "failing": failing}
+        return data
 
     @classmethod
     def from_report(cls, report: EvalReport) -> Baseline:
