@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     max_concurrent_llm_calls: int = Field(default=16, ge=1, le=1000)
     """Model calls in flight at once in this process."""
 
+    online_eval_baseline: float = Field(default=0.75, gt=0, le=1)
+    """Expected online score (``supportflow_eval_score_baseline``); calibrate from production."""
+    online_eval_window: int = Field(default=200, ge=10, le=100_000)
+    """Recent turns (and agent feedback) the online score averages over."""
     flags_refresh_s: float = Field(default=2.0, gt=0, le=60)
     """How often each replica reloads feature flags and the pinned release."""
 

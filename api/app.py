@@ -13,6 +13,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from agent.assistant import Graph
+from agent.evals.online import RollingScore, score_turn
+from agent.metrics import EVAL_BASELINE, EVAL_SCORE
 from agent.services import Services
 from agent.settings import Settings
 from api import errors
@@ -82,14 +84,28 @@ async def event_buffer(settings: Settings) -> EventBuffer:
     return FailoverEventBuffer(RedisEventBuffer.from_url(settings.redis_url))
 
 
-def handoff_recorder(graph: Graph, store: HandoffStore) -> Callable[[RunRecord], Awaitable[None]]:
-    """After every run: each pending handoff interrupt becomes (once) a queue record."""
+def after_run(
+    graph: Graph, store: HandoffStore, quality: RollingScore
+) -> Callable[[RunRecord], Awaitable[None]]:
+    """After every run: pending handoffs become (once) queue records; the turn is scored."""
 
     async def record(run: RunRecord) -> None:
         snapshot = await graph.aget_state({"configurable": {"thread_id": run.thread_id}})
         await record_pending(store, run.tenant, run.thread_id, snapshot.interrupts)
+        if run.status == "success":
+            values = dict(snapshot.values)
+            if snapshot.interrupts:
+                values["escalated"] = True  # waiting for a human counts as a handoff
+            quality.add(score_turn(values))
 
     return record
+
+
+def online_quality(settings: Settings) -> RollingScore:
+    """The online eval score over recent turns and agent feedback, exported as a gauge."""
+    EVAL_BASELINE.set(settings.online_eval_baseline)
+    gauge = EVAL_SCORE.labels(source="online")
+    return RollingScore(settings.online_eval_window, on_update=gauge.set)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -121,7 +137,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             )
             async with open_checkpointer(settings) as saver:
                 graph = build_graph().compile(checkpointer=saver)
-                recorder = handoff_recorder(graph, handoff_store)
+                quality = online_quality(settings)
+                recorder = after_run(graph, handoff_store, quality)
                 buffer = await event_buffer(settings)
                 jobs = IngestJobs(engine, svc)
                 flags = FlagCache(FlagStore(engine), settings.flags_refresh_s)
@@ -152,6 +169,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                             limiter,
                             jobs,
                             flags,
+                            quality,
                         )
                     }
                 finally:

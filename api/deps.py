@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from agent.evals.online import RollingScore
 from agent.services import Services
 from agent.settings import Settings
 from api.auth import AuthError, KeyStore, Principal, Role, verify_end_user_token
@@ -34,6 +35,7 @@ class AppResources:
     limiter: RateLimiter
     ingest: IngestJobs
     flags: FlagCache
+    quality: RollingScore
 
 
 def resources(request: Request) -> AppResources:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import insert
 
 from agent.drafts import draft_reply
+from agent.evals.online import feedback_value
 from agent.guards.normalise import validate_message
 from agent.metrics import FEEDBACK
 from agent.rollout import decide
@@ -95,4 +96,5 @@ async def record_feedback(body: Feedback, who: AgentDep, res: ResourcesDep) -> d
             )
         )
     FEEDBACK.labels(kind=body.kind).inc()
+    res.quality.add(feedback_value(body.kind))
     return {"feedback_id": feedback_id}

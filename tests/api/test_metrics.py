@@ -41,5 +41,9 @@ async def test_traffic_shows_up_in_the_metrics(api: Api) -> None:
     assert grew('supportflow_node_duration_seconds_count{node="input_guard"}') == 3
     assert grew('supportflow_node_duration_seconds_count{node="retrieve"}') >= 1
     assert grew("supportflow_query_cost_usd_count") == 3
+    assert _value(after, "supportflow_eval_score_baseline") == api.settings.online_eval_baseline
+    assert 0 < _value(after, 'supportflow_eval_score{source="online"}') <= 1
+    # Scored: the answered turn and the thumbs-up (blocks and asked-for handoffs do not count).
+    assert len(api.resources.quality) == 2
     assert JAMES not in after
     assert "How do I return" not in after
