@@ -14,7 +14,7 @@ from tools.retail import ORDER_ID
 
 _HUMAN = re.compile(
     r"\b(human|real person|live (agent|person|chat)|representative|someone (real|to talk)"
-    r"|(reach|contact|get|need) (an? |some )?(person|human|agent|someone)"
+    r"|(reach|contact|get|need) (me )?(an? |some )?(person|human|agent|someone)"
     r"|speak (to|with) (an? )?(agent|person|someone|manager|supervisor)|talk to (an? )?"
     r"(agent|person|someone|manager|supervisor)|operator)\b",
     flags=re.IGNORECASE,
@@ -29,6 +29,13 @@ _MY_ORDER = re.compile(
 _MY_ACCOUNT = re.compile(
     r"\b(my (account|profile|default address|address on file|payment methods?|gift card balance"
     r"|saved cards?)|account status|what('?s| is) my (email|address))\b",
+    flags=re.IGNORECASE,
+)
+
+# Tools act on the customer's own orders and account; a question that never refers to them
+# ("How long does delivery take?") is about the store's policies, whatever it resembles.
+_PERSONAL = re.compile(
+    r"\b(my|mine|i (ordered|bought|placed|paid|purchased|received)|i've (ordered|bought))\b",
     flags=re.IGNORECASE,
 )
 
@@ -85,6 +92,17 @@ def order_ids_in(text: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
+_FOLLOW_UP = re.compile(r"\b(it|this|that)( order)?\b", flags=re.IGNORECASE)
+
+
+def follow_up_signal(text: str, previous_answer: str) -> RouteSignal | None:
+    """A follow-up ("can I still cancel it?") right after an answer about one order."""
+    ids = order_ids_in(previous_answer)
+    if len(ids) == 1 and _FOLLOW_UP.search(text) and not _HUMAN.search(text):
+        return RouteSignal("order_status", ids, 0.8, "follow_up_order")
+    return None
+
+
 def explicit_signal(text: str) -> RouteSignal | None:
     """Patterns that decide the route outright, checked in priority order."""
     ids = order_ids_in(text)
@@ -133,4 +151,6 @@ class IntentClassifier:
         best = max(scores, key=lambda r: scores[r])
         if best == "out_of_scope" and scores[best] - scores["knowledge"] < self.OUT_OF_SCOPE_MARGIN:
             best = "knowledge"
+        if best in ("order_status", "account") and not _PERSONAL.search(text):
+            return RouteSignal("knowledge", (), scores["knowledge"], "policy_question")
         return RouteSignal(best, (), scores[best], f"exemplar_{best}")

@@ -6,14 +6,14 @@ import asyncio
 import logging
 from typing import Literal
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
 import prompts
 from agent.context import RunContext
-from agent.intents import RouteSignal, explicit_signal
+from agent.intents import RouteSignal, explicit_signal, follow_up_signal
 from agent.llm import LLMCallError, structured
 from agent.nodes._common import chat_model, services
 from agent.state import Route, SupportState
@@ -62,7 +62,9 @@ async def route(state: SupportState, runtime: Runtime[RunContext]) -> Command[Ne
     ctx = runtime.context
     if ctx.ai_off_reason:
         return _to_human("human", f"ai_off:{ctx.ai_off_reason}")
-    signal = explicit_signal(state["question"])
+    signal = explicit_signal(state["question"]) or follow_up_signal(
+        state["question"], _previous_answer(state)
+    )
     fallbacks = list(state.get("llm_fallbacks", []))
     if signal is None:
         try:
@@ -83,6 +85,14 @@ async def route(state: SupportState, runtime: Runtime[RunContext]) -> Command[Ne
     if signal.route in ("order_status", "account") and not ctx.tools_enabled:
         return _to_human(signal.route, "ai_off:tools")
     return Command(goto=_NEXT[signal.route], update=update)
+
+
+def _previous_answer(state: SupportState) -> str:
+    """The assistant's last released answer before this turn (follow-ups refer to it)."""
+    for message in reversed(state["messages"][:-1]):
+        if isinstance(message, AIMessage):
+            return str(message.content)
+    return ""
 
 
 def _to_human(route: Route, reason: str) -> Command[Next]:
