@@ -46,7 +46,6 @@ def build_graph() -> SupportGraph:
         builder.add_node(node)
     builder.add_edge(START, "input_guard")
     builder.add_edge("refuse", "respond")
-    builder.add_edge("retrieve", "generate")
     builder.add_edge("generate", "reflect")
     builder.add_edge("respond", END)
     return builder

@@ -20,7 +20,7 @@ AI_OFF_MESSAGE = (
     "will reply here. You don't need to repeat anything."
 )
 TAKEOVER_MESSAGE = "A member of our support team is handling this conversation and will reply here."
-_URGENT = ("output_guard:", "tool_unavailable")
+_URGENT = ("output_guard:", "tool_unavailable", "knowledge_unavailable")
 
 
 def handoff_payload(state: SupportState, runtime: Runtime[RunContext]) -> dict[str, Any]:

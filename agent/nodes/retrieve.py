@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Literal
 
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
 from agent.context import RunContext
+from agent.errors import VectorStoreUnavailableError
 from agent.guards.injection import matched_spans, score_text
+from agent.metrics import ERRORS
 from agent.nodes._common import services
 from agent.retrieval.store import Audience, Hit
 from agent.services import Services
@@ -52,12 +56,21 @@ def to_passage(hit: Hit) -> Passage | None:
     }
 
 
-async def retrieve(state: SupportState, runtime: Runtime[RunContext]) -> SupportState:
-    """Top-k passages for the question, best first."""
+async def retrieve(
+    state: SupportState, runtime: Runtime[RunContext]
+) -> Command[Literal["generate", "escalate"]]:
+    """Top-k passages for the question, best first; a store outage goes to a human."""
     svc = services(runtime)
     k = runtime.context.retrieval_k or svc.settings.retrieval_k
     ctx = runtime.context
-    hits = await asyncio.to_thread(search, svc, ctx.tenant, state["question"], k, ctx.audiences)
+    try:
+        hits = await asyncio.to_thread(search, svc, ctx.tenant, state["question"], k, ctx.audiences)
+    except VectorStoreUnavailableError:
+        logger.warning("knowledge base unavailable, handing off tenant=%s", ctx.tenant)
+        ERRORS.labels(type="knowledge_unavailable").inc()
+        return Command(
+            goto="escalate", update={"passages": [], "handoff_reason": "knowledge_unavailable"}
+        )
     passages = [p for p in (to_passage(h) for h in hits) if p is not None]
     passages.sort(key=lambda p: -p["similarity"])
-    return {"passages": passages}
+    return Command(goto="generate", update={"passages": passages})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agent.context import RunContext
+from agent.errors import VectorStoreUnavailableError
 from agent.nodes import call_tools, generate, input_guard, output_guard, reflect, retrieve, route
 from agent.nodes.escalate import handoff_payload, human_answer
 from agent.nodes.retrieve import neutralise
@@ -50,10 +52,26 @@ async def test_route_prefers_explicit_ids(context: RunContext) -> None:
 
 
 async def test_retrieve_returns_sorted_passages(context: RunContext) -> None:
-    update = await retrieve({"question": "How do I return an item?"}, runtime_for(context))
+    command = await retrieve({"question": "How do I return an item?"}, runtime_for(context))
+    assert command.goto == "generate"
+    update = update_of(command)
     sims = [p["similarity"] for p in update["passages"]]
     assert sims == sorted(sims, reverse=True)
     assert update["passages"][0]["doc_id"] == "return-delivered-order"
+
+
+async def test_knowledge_store_outage_hands_off(context: RunContext) -> None:
+    class DownStore:
+        def search(self, *args: object, **kwargs: object) -> list[object]:
+            raise VectorStoreUnavailableError("Weaviate timed out")
+
+    down = dataclasses.replace(context.services, store=DownStore())  # type: ignore[arg-type]
+    command = await retrieve(
+        {"question": "How do I return an item?"},
+        runtime_for(dataclasses.replace(context, services=down)),
+    )
+    assert command.goto == "escalate"
+    assert update_of(command)["handoff_reason"] == "knowledge_unavailable"
 
 
 def test_injected_passage_text_is_neutralised() -> None:
@@ -72,9 +90,8 @@ async def test_call_tools_uses_the_context_customer(services: Services) -> None:
 
 
 async def test_generate_without_model_is_extractive(context: RunContext) -> None:
-    passages = (await retrieve({"question": "How do gift cards work?"}, runtime_for(context)))[
-        "passages"
-    ]
+    retrieved = await retrieve({"question": "How do gift cards work?"}, runtime_for(context))
+    passages = update_of(retrieved)["passages"]
     state: SupportState = {
         "route": "knowledge",
         "question": "How do gift cards work?",
