@@ -39,6 +39,10 @@ _PERSONAL = re.compile(
     flags=re.IGNORECASE,
 )
 
+# Chosen from the exemplar scores of typical messages; below either, the model (if any) decides.
+DECISIVE_SCORE = 0.6
+DECISIVE_MARGIN = 0.15
+
 EXEMPLARS: dict[Route, tuple[str, ...]] = {
     "knowledge": (
         "How do I return an item?",
@@ -84,6 +88,13 @@ class RouteSignal:
     order_ids: tuple[str, ...]
     confidence: float
     reason: str
+    margin: float = 1.0
+    """Lead over the runner-up route (exemplar decisions only)."""
+
+    @property
+    def decisive(self) -> bool:
+        """Close to a route's exemplars and clearly ahead of the others: no model needed."""
+        return self.confidence >= DECISIVE_SCORE and self.margin >= DECISIVE_MARGIN
 
 
 def order_ids_in(text: str) -> tuple[str, ...]:
@@ -151,6 +162,8 @@ class IntentClassifier:
         best = max(scores, key=lambda r: scores[r])
         if best == "out_of_scope" and scores[best] - scores["knowledge"] < self.OUT_OF_SCOPE_MARGIN:
             best = "knowledge"
+        ranked = sorted(scores.values(), reverse=True)
+        margin = ranked[0] - ranked[1]
         if best in ("order_status", "account") and not _PERSONAL.search(text):
-            return RouteSignal("knowledge", (), scores["knowledge"], "policy_question")
-        return RouteSignal(best, (), scores[best], f"exemplar_{best}")
+            return RouteSignal("knowledge", (), scores["knowledge"], "policy_question", margin)
+        return RouteSignal(best, (), scores[best], f"exemplar_{best}", margin)

@@ -54,7 +54,7 @@ async def _llm_route(state: SupportState, runtime: Runtime[RunContext]) -> Route
 
 
 async def route(state: SupportState, runtime: Runtime[RunContext]) -> Command[Next]:
-    """Explicit signals win; otherwise the model (if any), then exemplar similarity.
+    """Explicit signals win; then clear exemplar matches; the model (if any) settles the rest.
 
     Flags come first: with the AI off for this conversation (kill switch or outside the
     rollout), or tools off for a tool request, the conversation goes to a human.
@@ -67,13 +67,10 @@ async def route(state: SupportState, runtime: Runtime[RunContext]) -> Command[Ne
     )
     fallbacks = list(state.get("llm_fallbacks", []))
     if signal is None:
-        try:
-            signal = await _llm_route(state, runtime)
-        except LLMCallError as exc:
-            fallbacks.append(f"route:{exc.code}")
-    if signal is None:
         intents = services(runtime).intents
-        signal = await asyncio.to_thread(intents.classify, state["question"])
+        exemplar = await asyncio.to_thread(intents.classify, state["question"])
+        signal = None if exemplar.decisive else await _try_llm_route(state, runtime, fallbacks)
+        signal = signal or exemplar
     logger.info("routed route=%s reason=%s", signal.route, signal.reason)
     update: SupportState = {
         "route": signal.route,
@@ -85,6 +82,17 @@ async def route(state: SupportState, runtime: Runtime[RunContext]) -> Command[Ne
     if signal.route in ("order_status", "account") and not ctx.tools_enabled:
         return _to_human(signal.route, "ai_off:tools")
     return Command(goto=_NEXT[signal.route], update=update)
+
+
+async def _try_llm_route(
+    state: SupportState, runtime: Runtime[RunContext], fallbacks: list[str]
+) -> RouteSignal | None:
+    """Ask the model only when the exemplars are unsure: a model call costs a full TTFT."""
+    try:
+        return await _llm_route(state, runtime)
+    except LLMCallError as exc:
+        fallbacks.append(f"route:{exc.code}")
+        return None
 
 
 def _previous_answer(state: SupportState) -> str:

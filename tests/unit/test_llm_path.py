@@ -109,10 +109,19 @@ async def test_routing_failures_fall_back_to_exemplars(
 ) -> None:
     llm.route = reply
     llm.generate = status_reply(500)
-    result = await llm_assistant.ask("How do gift cards work?", customer_id=JAMES)
+    # Unclear to the exemplars, so the model is asked; its failure falls back to them.
+    result = await llm_assistant.ask("Can I pay with Bitcoin?", customer_id=JAMES)
     assert result.route == "knowledge"
     values = (await state_of(llm_assistant, result.thread_id)).values
     assert f"route:{code}" in values["llm_fallbacks"]
+
+
+async def test_clear_questions_skip_the_routing_call(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    result = await llm_assistant.ask("How do I return an item?", customer_id=JAMES)
+    assert result.route == "knowledge"
+    assert not [c for c in llm.calls if c["kind"] == "route"]
 
 
 async def test_generation_timeout_falls_back_to_extractive(
