@@ -41,6 +41,7 @@ from benchmarks.retrieval_report import print_report, verdict
 from benchmarks.retrieval_vectors import (
     CACHE_DIR,
     DiskCachedEmbedder,
+    SyntheticCorpus,
     embed_text,
     synthetic_corpus,
 )
@@ -169,7 +170,7 @@ def run(
     return report
 
 
-def _weaviate(config: BenchConfig, corpus: Any, queries: list[Query]) -> dict[str, Any]:
+def _weaviate(config: BenchConfig, corpus: SyntheticCorpus, queries: list[Query]) -> dict[str, Any]:
     if config.weaviate is None:
         return {"skipped": "WEAVIATE_URL is not set"}
     sizes = [n for n in config.sizes if n <= config.weaviate_max_chunks]
@@ -208,7 +209,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=2, help="timed passes over the queries")
     parser.add_argument("--banking-dir", type=Path, default=BANKING_DIR)
     parser.add_argument("--tasks", type=int, default=None, help="first N banking tasks only")
-    parser.add_argument("--queries", type=int, default=None, help="first N latency queries only")
+    parser.add_argument(
+        "--queries", type=int, default=None, help="N latency queries, half of each kind"
+    )
     parser.add_argument("--per-document-chunks", type=int, default=1_000, help="0 skips it")
     parser.add_argument("--weaviate-url", default=os.environ.get("WEAVIATE_URL"))
     parser.add_argument("--weaviate-grpc-url", default=os.environ.get("WEAVIATE_GRPC_URL"))
