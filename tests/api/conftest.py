@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,11 +78,9 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-async def api(
-    services: Services, tmp_path: Path, backend: str, request: pytest.FixtureRequest
-) -> AsyncIterator[Api]:
-    settings = make_settings(tmp_path, max_body_bytes=4096, **backend_overrides(request, backend))
+@asynccontextmanager
+async def open_api(services: Services, settings: Settings) -> AsyncIterator[Api]:
+    """The app on ``settings`` over ASGI, lifespan included, with a key for every role."""
     app = create_app(settings, services)
     engine = await open_engine(settings.app_db_url)
     keys = await _keys(engine, settings.tenant)
@@ -90,6 +89,24 @@ async def api(
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Api(client, settings, keys, token_secret(settings), app_resources(manager))
+
+
+async def customer_headers(settings: Settings, customer: str = JAMES) -> dict[str, str]:
+    """A customer key in the settings' app database plus a signed token for ``customer``."""
+    engine = await open_engine(settings.app_db_url)
+    key = await KeyStore(engine).create("customer", settings.tenant)
+    await engine.dispose()
+    token = mint_end_user_token(token_secret(settings), settings.tenant, customer)
+    return {"x-api-key": key, "authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def api(
+    services: Services, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Api]:
+    settings = make_settings(tmp_path, max_body_bytes=4096, **backend_overrides(request, backend))
+    async with open_api(services, settings) as api:
+        yield api
 
 
 def app_resources(manager: LifespanManager) -> AppResources:

@@ -9,13 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from agent.services import Services
 from api.admission import Admission
-from api.app import create_app, token_secret
-from api.db import open_engine
-from tests.api.conftest import JAMES, Api, _keys, app_resources, read_events
+from tests.api.conftest import JAMES, Api, open_api, read_events
 from tests.conftest import make_settings
 
 
@@ -25,14 +22,8 @@ async def tight(services: Services, tmp_path: Path) -> AsyncIterator[Api]:
     settings = make_settings(
         tmp_path, max_concurrent_runs=1, max_queued_runs=1, queue_timeout_s=0.3
     )
-    app = create_app(settings, services)
-    engine = await open_engine(settings.app_db_url)
-    keys = await _keys(engine, settings.tenant)
-    await engine.dispose()
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, settings, keys, token_secret(settings), app_resources(manager))
+    async with open_api(services, settings) as api:
+        yield api
 
 
 def _admission(api: Api) -> Admission:

@@ -12,21 +12,12 @@ from asgi_lifespan import LifespanManager
 
 from agent.services import Services
 from agent.settings import Settings
-from api.app import create_app, token_secret
-from api.auth import KeyStore, mint_end_user_token
-from api.db import open_engine
-from tests.api.conftest import JAMES, read_events
+from api.app import create_app
+from tests.api.conftest import customer_headers, read_events
+from tests.backends import REDIS_HOST, REDIS_PORT, port_open
 from tests.conftest import make_settings, skip_or_fail
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @asynccontextmanager
@@ -37,19 +28,11 @@ async def replica(settings: Settings, services: Services) -> AsyncIterator[httpx
             yield client
 
 
-async def _customer_headers(settings: Settings) -> dict[str, str]:
-    engine = await open_engine(settings.app_db_url)
-    key = await KeyStore(engine).create("customer", settings.tenant)
-    await engine.dispose()
-    token = mint_end_user_token(token_secret(settings), settings.tenant, JAMES)
-    return {"x-api-key": key, "authorization": f"Bearer {token}"}
-
-
 async def test_rejoin_on_another_replica(services: Services, tmp_path: Path) -> None:
-    if not _redis_up():
+    if not port_open(REDIS_HOST, REDIS_PORT):
         skip_or_fail("Redis is not reachable on 127.0.0.1:6379")
     settings = make_settings(tmp_path, redis_url=REDIS_URL)
-    headers = await _customer_headers(settings)
+    headers = await customer_headers(settings)
     async with replica(settings, services) as a, replica(settings, services) as b:
         _, full = await read_events(
             a,
@@ -84,7 +67,7 @@ async def test_unreachable_redis_degrades_to_in_process(services: Services, tmp_
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = make_settings(tmp_path, redis_url=f"redis://127.0.0.1:{port}/0")
-    headers = await _customer_headers(settings)
+    headers = await customer_headers(settings)
     async with replica(settings, services) as client:
         response, events = await read_events(
             client,

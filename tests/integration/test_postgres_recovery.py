@@ -10,10 +10,8 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from agent.services import Services
-from api.app import create_app, token_secret
-from api.auth import KeyStore, mint_end_user_token
-from api.db import open_app_engine
-from tests.api.conftest import JAMES, Sse, read_events
+from api.app import create_app
+from tests.api.conftest import Sse, customer_headers, read_events
 from tests.backends import PG_PORT
 from tests.conftest import make_settings
 from tests.integration.tcp_proxy import CuttableProxy
@@ -40,11 +38,7 @@ async def replica(services: Services, postgres_url: str, tmp_path: Path) -> Asyn
     proxy = CuttableProxy(PG_PORT)
     url = postgres_url.replace(f":{PG_PORT}/", f":{proxy.port}/")
     settings = make_settings(tmp_path, database_url=url, db_pool_timeout_s=3)
-    engine = await open_app_engine(settings)
-    key = await KeyStore(engine).create("customer", settings.tenant)
-    await engine.dispose()
-    token = mint_end_user_token(token_secret(settings), settings.tenant, JAMES)
-    headers = {"x-api-key": key, "authorization": f"Bearer {token}"}
+    headers = await customer_headers(settings)
     try:
         async with LifespanManager(create_app(settings, services)) as manager:
             transport = httpx.ASGITransport(app=manager.app)

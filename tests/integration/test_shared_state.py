@@ -14,11 +14,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.assistant import Assistant
 from agent.cache import AnswerCache, normalise_question
 from agent.services import Services
-from api.app import create_app, token_secret
-from api.auth import KeyStore, mint_end_user_token
-from api.db import open_engine
+from api.app import create_app
 from graphs.support import build_graph
-from tests.api.conftest import JAMES, NOAH, read_events
+from tests.api.conftest import JAMES, NOAH, customer_headers, read_events
 from tests.conftest import make_settings
 from tests.integration.tcp_proxy import CuttableProxy
 
@@ -126,11 +124,7 @@ async def test_redis_killed_mid_stream_the_run_still_completes(
     proxy = CuttableProxy(int(redis_url.rsplit(":", 1)[1].split("/")[0]))
     url = f"redis://127.0.0.1:{proxy.port}/{redis_url.rsplit('/', 1)[1]}"
     settings = make_settings(tmp_path, redis_url=url)
-    engine = await open_engine(settings.app_db_url)
-    key = await KeyStore(engine).create("customer", settings.tenant)
-    await engine.dispose()
-    token = mint_end_user_token(token_secret(settings), settings.tenant, JAMES)
-    headers = {"x-api-key": key, "authorization": f"Bearer {token}"}
+    headers = await customer_headers(settings)
     async with LifespanManager(create_app(settings, services)) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://a") as client:
