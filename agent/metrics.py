@@ -113,6 +113,12 @@ GUARD_VERDICTS = Counter(
     "Guard decisions (input and output guards).",
     ["guard", "verdict"],
 )
+REFLECTION_REVIEWS = Counter(
+    "supportflow_reflection_reviews_total",
+    "Drafts that passed the deterministic checks, by whether the model reviewed them (model)"
+    " or the evidence made the review unnecessary (skipped_assured).",
+    ["review"],
+)
 ESCALATIONS = Counter(
     "supportflow_escalations_total",
     "Handoffs to a human by reason code.",

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     min_retrieval_similarity: float = Field(default=0.45, ge=0, le=1)
     """Cosine similarity of the best passage below which an answer counts as unsupported."""
     reflection_max_retries: int = Field(default=1, ge=0, le=3)
+    reflection_review: Literal["always", "when_unsure"] = "when_unsure"
+    """When reflection asks the model to review a draft that passed the deterministic checks:
+    always, or only when the evidence is not conclusive (a draft whose every content word is
+    in its sources, or whose every figure comes from a tool, is released without the extra
+    model call)."""
     prompt_version: str = "v1"
     kb_auto_ingest: bool = True
     """Ingest the packaged demo help centre on first use when the store is empty."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from agent.answers.text import coverage, sentences, terms
 from agent.intents import order_ids_in
 from agent.state import SupportState
@@ -9,15 +11,23 @@ from agent.state import SupportState
 SUPPORT_THRESHOLD = 0.6
 ANSWERED_THRESHOLD = 0.25
 CONFIDENT_SIMILARITY = 0.5
+ASSURED_SUPPORT = 1.0
+"""Share of a sentence's terms the sources must hold for the draft to need no model review:
+all of them, so one novel word ("free", "any store") is enough to ask the model."""
+_FIGURE = re.compile(r"\d[\d.,:/-]*\d|\d")
 
 
-def _unsupported(draft: str, source_text: str) -> bool:
+def _unsupported(draft: str, source_text: str, threshold: float = SUPPORT_THRESHOLD) -> bool:
     source_terms = terms(source_text)
     for sentence in sentences(draft):
         wanted = terms(sentence)
-        if wanted and len(wanted & source_terms) / len(wanted) < SUPPORT_THRESHOLD:
+        if wanted and len(wanted & source_terms) / len(wanted) < threshold:
             return True
     return False
+
+
+def _passage_text(state: SupportState) -> str:
+    return " ".join(p["text"] + " " + p["title"] for p in state.get("passages", []))
 
 
 def knowledge_problems(state: SupportState, min_similarity: float) -> list[str]:
@@ -30,7 +40,7 @@ def knowledge_problems(state: SupportState, min_similarity: float) -> list[str]:
         return ["low_confidence"]
     problems = []
     draft = state.get("draft", "")
-    if _unsupported(draft, " ".join(p["text"] + " " + p["title"] for p in passages)):
+    if _unsupported(draft, _passage_text(state)):
         problems.append("unsupported")
     titles = " ".join(c["title"] for c in state.get("citations", []))
     answered = coverage(state["question"], f"{draft} {titles}") >= ANSWERED_THRESHOLD
@@ -56,3 +66,38 @@ def draft_problems(state: SupportState, min_similarity: float) -> list[str]:
     if route in ("order_status", "account"):
         return tool_problems(state)
     return []
+
+
+def _figures(text: str) -> set[str]:
+    return set(_FIGURE.findall(text))
+
+
+def draft_is_assured(state: SupportState) -> bool:
+    """True when the deterministic evidence is strong enough that a model review adds nothing.
+
+    A knowledge draft qualifies when a passage matches the question confidently, the draft
+    covers the question, and every content term of every sentence is in the sources. A tool
+    draft qualifies when every figure in it (ids, amounts, dates) comes from a tool result or
+    the customer's own message. Anything else still gets the model's review; the output guard
+    runs either way.
+    """
+    draft = state.get("draft", "")
+    route = state.get("route")
+    if not draft:
+        return False
+    if route == "knowledge":
+        passages = state.get("passages", [])
+        if not passages or max(p["similarity"] for p in passages) < CONFIDENT_SIMILARITY:
+            return False
+        titles = " ".join(c["title"] for c in state.get("citations", []))
+        answered = coverage(state["question"], f"{draft} {titles}") >= ANSWERED_THRESHOLD
+        return answered and not _unsupported(draft, _passage_text(state), ASSURED_SUPPORT)
+    if route in ("order_status", "account"):
+        results = state.get("tool_results", [])
+        if not results:
+            return False
+        known = _figures(state["question"])
+        for result in results:
+            known |= _figures(str(result["data"]))
+        return _figures(draft) <= known
+    return False

@@ -10,9 +10,10 @@ from langgraph.types import Command
 from pydantic import BaseModel
 
 import prompts
-from agent.answers.checks import draft_problems
+from agent.answers.checks import draft_is_assured, draft_problems
 from agent.context import RunContext
 from agent.llm import LLMCallError, structured
+from agent.metrics import REFLECTION_REVIEWS
 from agent.nodes._common import chat_model, services
 from agent.nodes.generate import sources_block
 from agent.state import SupportState
@@ -31,10 +32,23 @@ class Critique(BaseModel):
     feedback: str
 
 
+def _needs_model_review(state: SupportState, runtime: Runtime[RunContext]) -> bool:
+    """A model review costs a full model round trip: spend it where the evidence is unsure."""
+    if state.get("cached"):
+        return False
+    if services(runtime).settings.reflection_review == "always":
+        return True
+    assured = draft_is_assured(state)
+    if assured:
+        REFLECTION_REVIEWS.labels(review="skipped_assured").inc()
+    return not assured
+
+
 async def _llm_problems(state: SupportState, runtime: Runtime[RunContext]) -> list[str]:
     model = chat_model(runtime, streaming=False)
     if model is None or any(f.startswith("generate:") for f in state.get("llm_fallbacks", [])):
         return []
+    REFLECTION_REVIEWS.labels(review="model").inc()
     prompt = prompts.render(
         runtime.context.prompt_version,
         "reflect",
@@ -56,7 +70,7 @@ async def reflect(state: SupportState, runtime: Runtime[RunContext]) -> Command[
     settings = services(runtime).settings
     problems = draft_problems(state, settings.min_retrieval_similarity)
     fallbacks = list(state.get("llm_fallbacks", []))
-    if not problems and not state.get("cached"):
+    if not problems and _needs_model_review(state, runtime):
         try:
             problems = await _llm_problems(state, runtime)
         except LLMCallError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -11,8 +12,13 @@ import httpx
 import pytest
 import respx
 from langchain_core.messages import BaseMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.assistant import Assistant
+from agent.metrics import REFLECTION_REVIEWS
+from agent.services import Services
+from graphs.support import build_graph
+from tests.fake_llm_server import answer_words
 from tests.fake_openai import BASE_URL, ScriptedLLM, json_reply, status_reply, text_reply
 
 JAMES = "james_li_5688"
@@ -186,3 +192,48 @@ async def test_canary_leak_never_reaches_the_customer(
     # Reflection already rejects the unsupported sentence; the output guard is the next line
     # (tested on its own in test_nodes).
     assert snapshot.interrupts[0].value["reason"] == "reflection:unsupported"
+
+
+def quote_first_passage(body: dict[str, Any]) -> httpx.Response:
+    """An extractive draft: the first passage's own words, with its citation."""
+    return text_reply("".join(answer_words(body, 30)), tokens=10)(body)
+
+
+def reviews(kind: str) -> float:
+    return float(REFLECTION_REVIEWS.labels(review=kind)._value.get())
+
+
+async def test_a_draft_that_quotes_its_sources_skips_the_review_call(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    llm.generate = quote_first_passage
+    llm.reflect = json_reply(BAD_REVIEW)  # would reject it, were it asked
+    skipped = reviews("skipped_assured")
+    result = await llm_assistant.ask("How do I return an item?", customer_id=JAMES)
+    assert not result.escalated
+    assert [c["kind"] for c in llm.calls] == ["generate"]
+    assert reviews("skipped_assured") == skipped + 1
+
+
+async def test_paraphrased_drafts_are_still_reviewed(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    llm.generate = cite_first_passage("You can send most things back, and we refund you fast.")
+    llm.reflect = json_reply(GOOD_REVIEW)
+    reviewed = reviews("model")
+    await llm_assistant.ask("How do I return an item?", customer_id=JAMES)
+    assert [c["kind"] for c in llm.calls].count("reflect") == 1
+    assert reviews("model") == reviewed + 1
+
+
+async def test_review_always_asks_the_model_even_for_quoted_drafts(
+    llm_services: Services, llm: ScriptedLLM
+) -> None:
+    settings = llm_services.settings.model_copy(update={"reflection_review": "always"})
+    services = dataclasses.replace(llm_services, settings=settings)
+    assistant = Assistant(build_graph().compile(checkpointer=InMemorySaver()), services)
+    llm.generate = quote_first_passage
+    llm.reflect = json_reply(BAD_REVIEW)
+    result = await assistant.ask("How do I return an item?", customer_id=JAMES)
+    assert "reflect" in [c["kind"] for c in llm.calls]
+    assert result.escalated
