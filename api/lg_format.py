@@ -9,7 +9,7 @@ from langgraph.types import StateSnapshot, StreamMode
 
 from api.runs import RunRecord
 from api.schemas import GRAPH_MODE
-from api.serde import to_jsonable
+from api.serde import MessageTupleEncoder, to_jsonable
 
 
 def checkpoint_of(config: RunnableConfig | None) -> dict[str, Any] | None:
@@ -129,6 +129,7 @@ class LangGraphAdapter:
             GRAPH_MODE[m]: ("messages" if m == "messages-tuple" else m) for m in requested
         }
         self._last_values: dict[str, Any] = {}
+        self._message_tuple = MessageTupleEncoder()
 
     @property
     def graph_modes(self) -> list[StreamMode]:
@@ -142,7 +143,9 @@ class LangGraphAdapter:
             self._last_values = chunk
         interrupt = mode == "updates" and isinstance(chunk, dict) and "__interrupt__" in chunk
         events: list[tuple[str, Any]] = []
-        if mode in self._events:
+        if mode == "messages" and mode in self._events and isinstance(chunk, tuple):
+            events.append(("messages", self._message_tuple(chunk)))
+        elif mode in self._events:
             events.append((self._events[mode], chunk))
         if interrupt and "values" in self._events:
             events.append(

@@ -33,6 +33,33 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+class EncodedJSON(str):
+    """JSON text made already; :func:`dumps` passes it through unchanged."""
+
+    __slots__ = ()
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON of :func:`to_jsonable`."""
+    if isinstance(obj, EncodedJSON):
+        return str(obj)
     return json.dumps(to_jsonable(obj), separators=(",", ":"), ensure_ascii=False)
+
+
+class MessageTupleEncoder:
+    """``[message, metadata]`` JSON for ``messages-tuple`` events, one per model token.
+
+    A model call's tokens all carry the same metadata dict (node, step, checkpoint
+    namespace, model name: about 850 bytes), so it is serialised once per call instead of
+    once per token; the token's own message is serialised every time.
+    """
+
+    def __init__(self) -> None:
+        self._metadata: tuple[object, str] | None = None
+
+    def __call__(self, chunk: tuple[Any, Any]) -> EncodedJSON:
+        """The event's data for one ``(message, metadata)`` chunk."""
+        message, metadata = chunk
+        if self._metadata is None or self._metadata[0] is not metadata:
+            self._metadata = (metadata, dumps(metadata))
+        return EncodedJSON(f"[{dumps(message)},{self._metadata[1]}]")

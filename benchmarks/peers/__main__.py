@@ -58,6 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[PeersConfig, argparse
     add("--no-cache-row", action="store_true", help="skip the widget row with the cache on")
     add("--seed-data-dir", type=Path, help="copy this data dir's knowledge base (no ingest)")
     add("--setup-langgraph", action="store_true", help="install langgraph dev, then run")
+    add("--workers", type=int, default=d.workers, help="SupportFlow on Postgres+Redis (1: skip)")
     add("--json", type=Path, default=RESULTS / "peers.json")
     add("--plot", type=Path, default=RESULTS / "peers.png")
     args = parser.parse_args(argv)
@@ -76,6 +77,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[PeersConfig, argparse
         langgraph_unbounded=not args.no_langgraph_unbounded,
         cache_row=not args.no_cache_row,
         seed_data_dir=args.seed_data_dir,
+        workers=args.workers,
     )
     return cfg, args
 

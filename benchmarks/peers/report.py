@@ -25,6 +25,9 @@ def label(key: str) -> str:
     """A target's display name."""
     if key.startswith("langgraph-dev-jobs"):
         return f"langgraph dev, {key.removeprefix('langgraph-dev-jobs')} jobs"
+    base, _, workers = key.partition("-workers")
+    if workers:
+        return f"{LABELS.get(base, base)}, {workers} workers (Postgres + Redis)"
     return LABELS.get(key, key)
 
 

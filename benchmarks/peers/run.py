@@ -54,6 +54,9 @@ class PeersConfig:
     """One widget level (the largest N up to 50) with the answer cache on."""
     seed_data_dir: Path | None = None
     question: str = QUESTION
+    workers: int = 2
+    """Also measure SupportFlow with this many worker processes on the shared profile
+    (Postgres and Redis on loopback), at N = 50; 1 or less skips it."""
 
 
 def thread_spec(assistant: str, answer_node: str, question: str, key: str | None) -> RunSpec:
@@ -223,6 +226,19 @@ def _supportflow_jobs(cfg: PeersConfig, llm_url: str, root: Path) -> Iterator[St
         env = env | {"SUPPORTFLOW_RESPONSE_CACHE_TTL_S": "3600"}
         cache_job = Job("supportflow-widget-cached", widget.spec, cached)
         yield servers.supportflow(llm_url, root / "supportflow-cached", env, first), [cache_job]
+    yield from _workers_jobs(cfg, jobs, env | {"SUPPORTFLOW_RESPONSE_CACHE_TTL_S": "0"}, root)
+
+
+def _workers_jobs(
+    cfg: PeersConfig, jobs: list[Job], env: dict[str, str], root: Path
+) -> Iterator[Stage]:
+    """The same jobs at N = 50 on ``--workers`` processes sharing Postgres and Redis."""
+    level = tuple(n for n in cfg.levels if n <= 50)[-1:]
+    if cfg.workers <= 1 or not level or servers.shared_services_missing():
+        return
+    shared = [Job(f"{j.key}-workers{cfg.workers}", j.spec, level) for j in jobs]
+    data_dir = root / "supportflow-workers"
+    yield servers.supportflow_shared(env, data_dir, cfg.workers, cfg.seed_data_dir), shared
 
 
 def _measure_all(cfg: PeersConfig, llm_url: str, root: Path) -> dict[str, Any]:
@@ -263,12 +279,16 @@ async def model_direct(llm_url: str, cfg: PeersConfig, runs: int = 5) -> dict[st
 
 def skipped(cfg: PeersConfig) -> dict[str, str]:
     """Targets asked for but not measurable here, and why."""
+    out = {}
     if "langgraph-dev" in cfg.targets and servers.langgraph_cli(cfg.langgraph_cli) is None:
-        return {
-            "langgraph-dev": "no langgraph CLI with the inmem extra: run "
+        out["langgraph-dev"] = (
+            "no langgraph CLI with the inmem extra: run "
             "`python -m benchmarks.peers --setup-langgraph` or pass --langgraph PATH"
-        }
-    return {}
+        )
+    missing = servers.shared_services_missing()
+    if cfg.workers > 1 and missing:
+        out[f"supportflow-workers{cfg.workers}"] = f"{missing}: no shared-profile rows"
+    return out
 
 
 def run(cfg: PeersConfig) -> dict[str, Any]:

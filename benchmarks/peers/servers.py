@@ -208,6 +208,10 @@ def _peer_version(site: Path | None, package: str) -> str | None:
     return found.name.removeprefix(f"{package}-").removesuffix(".dist-info") if found else None
 
 
+SHARED_REDIS_DB = 14
+"""A Redis logical database of the benchmark's own (the tests use 1 to 12)."""
+
+
 def supportflow_env(llm_url: str, secret: str, clients: int, cache_ttl_s: int) -> dict[str, str]:
     """SupportFlow's settings for a throughput run: no limiter or admission cap below N."""
     room = str(max(clients, 1))
@@ -236,21 +240,59 @@ def seed_data_dir(source: Path, target: Path) -> None:
             shutil.copy2(source / name, target / name)
 
 
+def shared_services_missing() -> str | None:
+    """Why the shared profile (Postgres and Redis on loopback) cannot run here, if it cannot."""
+    from tests.backends import PG_HOST, PG_PORT, REDIS_HOST, REDIS_PORT, port_open
+
+    for name, host, port in (("Postgres", PG_HOST, PG_PORT), ("Redis", REDIS_HOST, REDIS_PORT)):
+        if not port_open(host, port):
+            return f"{name} is not reachable on {host}:{port}"
+    return None
+
+
+@contextmanager
+def supportflow_shared(
+    env: dict[str, str], data_dir: Path, workers: int, seed: Path | None = None
+) -> Iterator[Server]:
+    """``supportflow serve --workers N`` on a fresh Postgres database and an emptied Redis db."""
+    from tests.backends import REDIS_HOST, REDIS_PORT, flush_redis, fresh_postgres_database
+
+    redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{SHARED_REDIS_DB}"
+    flush_redis(redis_url)
+    with fresh_postgres_database() as database_url:
+        shared = env | {
+            "SUPPORTFLOW_DATABASE_URL": database_url,
+            "SUPPORTFLOW_REDIS_URL": redis_url,
+        }
+        with supportflow("", data_dir, shared, seed, ("--workers", str(workers))) as server:
+            server.settings["workers"] = workers
+            yield server
+    flush_redis(redis_url)
+
+
 @contextmanager
 def supportflow(
-    llm_url: str, data_dir: Path, env: dict[str, str], seed: Path | None = None
+    llm_url: str,
+    data_dir: Path,
+    env: dict[str, str],
+    seed: Path | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[Server]:
     """``supportflow serve`` on a fresh data dir, with an engineer and a customer key."""
     data_dir.mkdir(parents=True)
     if seed is not None:
         seed_data_dir(seed, data_dir)
-    with live_server(data_dir, **env) as live:
+    with live_server(data_dir, *args, **env) as live:
         credentials = {
             "engineer": live.create_key("engineer"),
             "customer": live.create_key("customer"),
             "token_secret": env["SUPPORTFLOW_TOKEN_SECRET"],
         }
-        hidden = ("SUPPORTFLOW_TOKEN_SECRET", "SUPPORTFLOW_LLM_BASE_URL")
+        hidden = (
+            "SUPPORTFLOW_TOKEN_SECRET",
+            "SUPPORTFLOW_LLM_BASE_URL",
+            "SUPPORTFLOW_DATABASE_URL",
+        )
         settings = {k: v for k, v in env.items() if k not in hidden} | {"event_loop": event_loop()}
         log = data_dir / "server.log"
         yield Server("supportflow", live.url, (live.process.pid,), settings, credentials, log)
