@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import re
 
-from agent.answers.text import coverage, sentences, terms
+from agent.answers.text import SourcePhrases, coverage, sentences, terms
 from agent.intents import order_ids_in
 from agent.state import SupportState
 
 SUPPORT_THRESHOLD = 0.6
 ANSWERED_THRESHOLD = 0.25
 CONFIDENT_SIMILARITY = 0.5
-ASSURED_SUPPORT = 1.0
-"""Share of a sentence's terms the sources must hold for the draft to need no model review:
-all of them, so one novel word ("free", "any store") is enough to ask the model."""
 _FIGURE = re.compile(r"\d[\d.,:/-]*\d|\d")
 
 
-def _unsupported(draft: str, source_text: str, threshold: float = SUPPORT_THRESHOLD) -> bool:
+def _unsupported(draft: str, source_text: str) -> bool:
     source_terms = terms(source_text)
     for sentence in sentences(draft):
         wanted = terms(sentence)
-        if wanted and len(wanted & source_terms) / len(wanted) < threshold:
+        if wanted and len(wanted & source_terms) / len(wanted) < SUPPORT_THRESHOLD:
             return True
     return False
+
+
+def source_phrases(state: SupportState) -> SourcePhrases:
+    """The passages' phrases, each title and text its own block."""
+    return SourcePhrases(
+        "\n".join(p["title"] + "\n" + p["text"] for p in state.get("passages", []))
+    )
 
 
 def _passage_text(state: SupportState) -> str:
@@ -76,10 +80,10 @@ def draft_is_assured(state: SupportState) -> bool:
     """True when the deterministic evidence is strong enough that a model review adds nothing.
 
     A knowledge draft qualifies when a passage matches the question confidently, the draft
-    covers the question, and every content term of every sentence is in the sources. A tool
-    draft qualifies when every figure in it (ids, amounts, dates) comes from a tool result or
-    the customer's own message. Anything else still gets the model's review; the output guard
-    runs either way.
+    covers the question, and every three-word run of it occurs in the sources (it restates
+    them). A tool draft qualifies when every figure in it (ids, amounts, dates) comes from a
+    tool result or the customer's own message. Anything else still gets the model's review;
+    the output guard runs either way.
     """
     draft = state.get("draft", "")
     route = state.get("route")
@@ -91,7 +95,7 @@ def draft_is_assured(state: SupportState) -> bool:
             return False
         titles = " ".join(c["title"] for c in state.get("citations", []))
         answered = coverage(state["question"], f"{draft} {titles}") >= ANSWERED_THRESHOLD
-        return answered and not _unsupported(draft, _passage_text(state), ASSURED_SUPPORT)
+        return answered and source_phrases(state).restates(draft)
     if route in ("order_status", "account"):
         results = state.get("tool_results", [])
         if not results:

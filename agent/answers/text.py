@@ -173,3 +173,41 @@ def similar(a: str, b: str, threshold: float = 0.6) -> bool:
     """Jaccard similarity of content terms, to drop near-duplicate sentences."""
     ta, tb = terms(a), terms(b)
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= threshold
+
+
+_PHRASE_BREAK = re.compile(r"[.!?;:\n]+")
+_PHRASE_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_NGRAM = 3
+
+
+def _phrases(text: str) -> list[list[str]]:
+    """Word sequences between punctuation, every word kept (negations and modals too)."""
+    return [_PHRASE_WORD.findall(p) for p in _PHRASE_BREAK.split(text.lower())]
+
+
+class SourcePhrases:
+    """The word trigrams (and words) of some sources, to test a text for restating them."""
+
+    def __init__(self, source_text: str) -> None:
+        self.words: set[str] = set()
+        self.trigrams: set[tuple[str, ...]] = set()
+        for words in _phrases(source_text):
+            self.words.update(words)
+            self.trigrams.update(zip(*(words[i:] for i in range(_NGRAM)), strict=False))
+
+    def restates(self, text: str) -> bool:
+        """Every three-word run of ``text`` occurs in the sources (shorter phrases: every word).
+
+        Stricter than shared terms: dropping a "not", adding "free" or "any store", or
+        swapping "within 30 days" for "after 30 days" makes a trigram the sources lack.
+        """
+        for words in _phrases(text):
+            if len(words) < _NGRAM:
+                if not set(words) <= self.words:
+                    return False
+            elif any(
+                g not in self.trigrams
+                for g in zip(*(words[i:] for i in range(_NGRAM)), strict=False)
+            ):
+                return False
+        return True
