@@ -20,6 +20,8 @@ from agent.services import Services
 from agent.state import Citation, InputState, Route, SupportState, ToolCall
 
 TokenSink = Callable[[str], None]
+RETRACT_NOTICE = "\n(The assistant is revising that answer.)\n"
+"""What a terminal prints when sentences it showed were withdrawn (it cannot erase them)."""
 Graph = CompiledStateGraph[SupportState, RunContext, InputState, SupportState]
 
 
@@ -101,8 +103,12 @@ class Assistant:
         async for part in self.graph.astream(
             graph_input, config, context=context, stream_mode="custom"
         ):
-            if on_token and isinstance(part, dict) and part.get("event") == "token":
+            if not on_token or not isinstance(part, dict):
+                continue
+            if part.get("event") == "token":
                 on_token(str(part["text"]))
+            elif part.get("event") == "retract":
+                on_token(RETRACT_NOTICE)
 
     async def result(self, thread_id: str) -> AskResult:
         """The latest turn's outcome, including a pending handoff."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, TypeVar
 
 import httpx
@@ -121,14 +121,23 @@ async def structured(
     return result
 
 
-async def stream_text(model: BaseChatModel, messages: Sequence[BaseMessage]) -> str:
-    """Stream a completion (tokens surface through LangGraph's ``messages`` stream mode)."""
+async def stream_text(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    on_text: Callable[[str], None] | None = None,
+) -> str:
+    """Stream a completion (tokens surface through LangGraph's ``messages`` stream mode).
+
+    ``on_text`` sees the text so far after every token (for release while writing).
+    """
     parts: list[str] = []
     try:
         with LLM_IN_FLIGHT.track_inprogress():
             async for chunk in model.astream(list(messages)):
-                if isinstance(chunk.content, str):
+                if isinstance(chunk.content, str) and chunk.content:
                     parts.append(chunk.content)
+                    if on_text is not None:
+                        on_text("".join(parts).strip())
     except Exception as exc:  # any failure becomes a fallback, never a crash
         code = _error_code(exc)
         logger.warning("streaming LLM call failed code=%s error=%s", code, type(exc).__name__)

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     min_retrieval_similarity: float = Field(default=0.45, ge=0, le=1)
     """Cosine similarity of the best passage below which an answer counts as unsupported."""
     reflection_max_retries: int = Field(default=1, ge=0, le=3)
+    release_while_generating: bool = True
+    """Stream a knowledge answer's sentences as the model writes them, each once it passes the
+    output guard's checks and every content word is in the sources; off: the whole answer is
+    checked before any of it is released."""
     reflection_review: Literal["always", "when_unsure"] = "when_unsure"
     """When reflection asks the model to review a draft that passed the deterministic checks:
     always, or only when the evidence is not conclusive (a draft whose every content word is

@@ -83,6 +83,8 @@ class SupportState(TypedDict, total=False):
     critique: str
     """Why reflection rejected the previous draft; guides the retry."""
     attempts: int
+    released: str
+    """Text of this draft already released while it was being written (early release)."""
     answer: str
     """Released answer for this turn."""
     escalated: bool

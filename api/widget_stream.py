@@ -1,7 +1,9 @@
 """Map graph stream chunks to the widget's lean event vocabulary.
 
-``status`` (progress), ``token`` (released text), ``citation``, ``handoff``, ``error``, ``end``.
-Only text the output guard released (its ``token`` custom events) ever reaches the widget.
+``status`` (progress), ``token`` (released text), ``retract`` (drop the text of this turn
+shown so far: a draft released sentence by sentence was then rejected), ``citation``,
+``handoff``, ``error``, ``end``. Only text that passed the output guard's checks (its ``token``
+custom events, sent by the guard or by early release in ``generate``) ever reaches the widget.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ class WidgetAdapter:
 
     def __call__(self, mode: str, chunk: Any) -> list[WidgetEvent]:
         """Widget events for one ``(mode, chunk)`` of ``graph.astream``."""
-        if mode == "custom" and isinstance(chunk, dict) and chunk.get("event") == "token":
-            return [("token", {"t": chunk["text"]})]
+        if mode == "custom" and isinstance(chunk, dict):
+            if chunk.get("event") == "token":
+                return [("token", {"t": chunk["text"]})]
+            if chunk.get("event") == "retract":
+                return [("retract", {})]
         if mode != "updates" or not isinstance(chunk, dict):
             return []
         events: list[WidgetEvent] = []

@@ -19,6 +19,10 @@ from typing import Any
 
 _PASSAGE = re.compile(r'<passage id=\\?"([^"\\]+)\\?"[^>]*>\\n(.*?)\\n</passage>', re.S)
 _FILLER = "Thanks for asking; our help centre covers this."
+INVENT = "(plus a made-up claim)"
+"""Put this in a question and the answer ends with a claim no source supports (reflection
+rejects it after its first sentences were released)."""
+_INVENTED = "Refunds are instant, free and paid in gold everywhere."
 
 
 def answer_words(body: dict[str, Any], tokens: int) -> list[str]:
@@ -33,6 +37,8 @@ def answer_words(body: dict[str, Any], tokens: int) -> list[str]:
     words = words[:tokens]
     if found:
         words[-1] = f"{words[-1].rstrip('.')}. [{found.group(1)}]"
+    if INVENT in prompt:
+        words += _INVENTED.split()
     return [w + " " for w in words]
 
 

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 import prompts
+from agent.answers.checks import source_phrases
+from agent.answers.early_release import EarlyRelease, early_release_allowed
 from agent.answers.extractive import Draft, extractive_answer
 from agent.answers.templates import OUT_OF_SCOPE, tool_answer
 from agent.context import RunContext
 from agent.llm import LLMCallError, stream_text
 from agent.nodes._answer_cache import answer_key
 from agent.nodes._common import chat_model, services
+from agent.nodes.output_guard import allowed_values, order_claims_match
 from agent.state import Citation, SupportState
 
 NO_ANSWER = "I couldn't find this in our help centre."
 HISTORY_TURNS = 6
+_PARTIAL_CITE = re.compile(r"\s*\[[^\]]*$")
 _CITE = re.compile(r"\s*\[([a-z0-9-]+:[0-9a-f]{16}|tool:[A-Za-z_:#0-9]+)\]")
 
 
@@ -97,21 +102,60 @@ async def generate(state: SupportState, runtime: Runtime[RunContext]) -> Support
     return await _compose(state, runtime)
 
 
+def early_release(state: SupportState, runtime: Runtime[RunContext]) -> EarlyRelease | None:
+    """Sentence-by-sentence release for this draft, when its evidence allows it."""
+    settings = services(runtime).settings
+    review_always = settings.reflection_review == "always"
+    if not settings.release_while_generating or not early_release_allowed(
+        state, review_always=review_always
+    ):
+        return None
+    return EarlyRelease(
+        # A knowledge draft with passages always has citations, so the guard adds the intro.
+        intro=prompts.render(runtime.context.prompt_version, "answer_intro"),
+        sources=source_phrases(state),
+        allowed_values=allowed_values(state, runtime.context.customer_id),
+        canary=settings.canary_token.get_secret_value(),
+        rule=lambda chunk: order_claims_match(chunk, state),
+    )
+
+
+def _releaser(
+    early: EarlyRelease | None, runtime: Runtime[RunContext]
+) -> Callable[[str], None] | None:
+    if early is None:
+        return None
+
+    def release(text_so_far: str) -> None:
+        # Markers come out as the final draft has them: complete ones removed (with the
+        # space before them), a half-written one held back until it is complete.
+        visible = _PARTIAL_CITE.sub("", _CITE.sub("", text_so_far)).strip()
+        for chunk in early.feed(visible):
+            runtime.stream_writer({"event": "token", "text": chunk})
+
+    return release
+
+
 async def _compose(state: SupportState, runtime: Runtime[RunContext]) -> SupportState:
     attempts = state.get("attempts", 0) + 1
     fallbacks = list(state.get("llm_fallbacks", []))
     draft = deterministic_draft(state)
     model = chat_model(runtime)
     has_sources = bool(state.get("passages") or state.get("tool_results"))
+    early = early_release(state, runtime) if model is not None else None
     if model is not None and has_sources:
         try:
-            text = await stream_text(model, llm_messages(state, runtime))
+            text = await stream_text(model, llm_messages(state, runtime), _releaser(early, runtime))
             draft = cited(text, state) if state.get("passages") else Draft(text, draft.citations)
         except LLMCallError as exc:
             fallbacks.append(f"generate:{exc.code}")
+            if early is not None and early.released:
+                runtime.stream_writer({"event": "retract"})  # the fallback draft differs
+            early = None
     return {
         "draft": draft.text,
         "citations": draft.citations,
         "attempts": attempts,
         "llm_fallbacks": fallbacks,
+        "released": early.text if early is not None else "",
     }

@@ -28,6 +28,7 @@ TURN_DEFAULTS: SupportState = {
     "citations": [],
     "critique": "",
     "attempts": 0,
+    "released": "",
     "answer": "",
     "escalated": False,
     "handoff_reason": "",

@@ -55,14 +55,35 @@ def intro(state: SupportState, runtime: Runtime[RunContext]) -> str:
     return prompts.render(runtime.context.prompt_version, "answer_intro")
 
 
+def _released_prefix(chunks: list[str], early: str, runtime: Runtime[RunContext]) -> list[str]:
+    """The leading chunks already sent while the draft was written.
+
+    Early release cuts chunks the same way, so they match; should they ever not, the widget
+    retracts what it showed and the whole answer is released again.
+    """
+    count, length = 0, 0
+    while early and count < len(chunks) and length < len(early):
+        length += len(chunks[count])
+        count += 1
+    if early and "".join(chunks[:count]) != early:
+        runtime.stream_writer({"event": "retract"})
+        return []
+    return chunks[:count]
+
+
 async def output_guard(
     state: SupportState, runtime: Runtime[RunContext]
 ) -> Command[Literal["respond", "escalate"]]:
-    """Release chunk by chunk; the first failing chunk stops the stream and escalates."""
+    """Release chunk by chunk; the first failing chunk stops the stream and escalates.
+
+    Chunks released while the draft was written (``released``) passed these same checks
+    then; they are counted, not sent twice.
+    """
     canary = services(runtime).settings.canary_token.get_secret_value()
     allowed = allowed_values(state, runtime.context.customer_id)
-    released: list[str] = []
-    for chunk in split_chunks(intro(state, runtime) + state["draft"]):
+    chunks = split_chunks(intro(state, runtime) + state["draft"])
+    released = _released_prefix(chunks, state.get("released", ""), runtime)
+    for chunk in chunks[len(released) :]:
         verdict = check_chunk(chunk, allowed_values=allowed, canary=canary)
         if verdict["verdict"] == "allow" and not order_claims_match(chunk, state):
             verdict = {"verdict": "block", "score": 1.0, "reasons": ["order_fact_mismatch"]}

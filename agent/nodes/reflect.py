@@ -77,6 +77,9 @@ async def reflect(state: SupportState, runtime: Runtime[RunContext]) -> Command[
             fallbacks.append(f"reflect:{exc.code}")
     if not problems:
         return Command(goto="output_guard", update={"llm_fallbacks": fallbacks})
+    if state.get("released"):
+        # Sentences went out while the draft was written; the widget takes them back.
+        runtime.stream_writer({"event": "retract"})
     critique = ", ".join(problems)
     if _HOPELESS & set(problems) or state.get("attempts", 0) > settings.reflection_max_retries:
         return Command(
@@ -85,6 +88,9 @@ async def reflect(state: SupportState, runtime: Runtime[RunContext]) -> Command[
                 "critique": critique,
                 "handoff_reason": f"reflection:{problems[0]}",
                 "llm_fallbacks": fallbacks,
+                "released": "",
             },
         )
-    return Command(goto="generate", update={"critique": critique, "llm_fallbacks": fallbacks})
+    return Command(
+        goto="generate", update={"critique": critique, "llm_fallbacks": fallbacks, "released": ""}
+    )

@@ -120,6 +120,9 @@
       if (!this.node) this.node = bubble(this.kind, "");
       this.node.querySelector(".sf-text").textContent += data.t;
       log.scrollTop = log.scrollHeight;
+    } else if (ev.event === "retract") {
+      // Sentences shown while the answer was written were withdrawn; a new draft follows.
+      if (this.node) this.node.querySelector(".sf-text").textContent = "";
     } else if (ev.event === "citation") {
       if (!this.node) this.node = bubble("bot", "");
       var list = this.node.querySelector(".sf-sources");

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import skip_or_fail
+from tests.fake_llm_server import INVENT
 from tests.integration.live_server import LiveServer, live_server_with_model
 from tests.integration.tcp_proxy import CuttableProxy
 
@@ -21,9 +22,10 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    # Slow enough that a run spans seconds, so the test can cut the network mid-run.
+    # Slow enough that a run spans seconds, so the test can cut the network mid-run and
+    # see the first sentences before the model has finished.
     data_dir = tmp_path_factory.mktemp("browser-server")
-    with live_server_with_model(data_dir, ttft=0.3, tps=8, tokens=24) as live:
+    with live_server_with_model(data_dir, ttft=0.3, tps=16, tokens=48) as live:
         yield live
 
 
@@ -134,3 +136,35 @@ def test_widget_resumes_after_a_network_drop(browser: Any, server: LiveServer) -
     assert len(bubbles) == 1, [b.text for b in bubbles]
     assert "Connection lost" not in answer
     browser.save_screenshot(str(ARTIFACTS / "widget-after-reconnect.png"))
+
+
+def _sending(driver: Any) -> bool:
+    from selenium.webdriver.common.by import By
+
+    return not driver.find_element(By.CSS_SELECTOR, ".sf-send").is_enabled()
+
+
+def test_widget_shows_sentences_while_the_answer_is_written(
+    browser: Any, server: LiveServer
+) -> None:
+    _ask(browser, server, "How do I return an item?")
+    first = _wait(browser, lambda d: _bot_text(d))
+    assert _sending(browser)  # the turn is still running: the model is still writing
+    _wait(browser, _finished)
+    answer = _bot_text(browser)
+    assert answer.startswith(first)
+    assert len(answer) > len(first)
+
+
+def test_widget_withdraws_sentences_of_a_rejected_answer(
+    browser: Any, server: LiveServer
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _ask(browser, server, f"How do I return an item? {INVENT}")
+    shown = _wait(browser, lambda d: _bot_text(d))
+    banner = _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, ".sf-banner"))
+    _wait(browser, lambda d: banner.is_displayed())
+    texts = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".sf-msg.sf-bot .sf-text")]
+    assert all(shown not in text for text in texts), texts
+    assert browser.find_elements(By.CSS_SELECTOR, ".sf-msg.sf-human")

@@ -14,7 +14,7 @@ import respx
 from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agent.assistant import Assistant
+from agent.assistant import RETRACT_NOTICE, Assistant
 from agent.metrics import REFLECTION_REVIEWS
 from agent.services import Services
 from graphs.support import build_graph
@@ -186,7 +186,10 @@ async def test_canary_leak_never_reaches_the_customer(
         "How do gift card refunds work?", customer_id=JAMES, on_token=tokens.append
     )
     assert result.escalated
-    assert tokens == []
+    assert not any("sf-canary" in t for t in tokens)
+    # The restating first sentence may have gone out while the draft was written; it was
+    # then withdrawn, since reflection rejected the draft.
+    assert tokens == [] or tokens[-1] == RETRACT_NOTICE
     assert "sf-canary" not in result.answer
     snapshot = await state_of(llm_assistant, result.thread_id)
     # Reflection already rejects the unsupported sentence; the output guard is the next line
@@ -237,3 +240,86 @@ async def test_review_always_asks_the_model_even_for_quoted_drafts(
     result = await assistant.ask("How do I return an item?", customer_id=JAMES)
     assert "reflect" in [c["kind"] for c in llm.calls]
     assert result.escalated
+
+
+async def stream_events(assistant: Assistant, question: str) -> list[tuple[str, Any]]:
+    """Custom events and node updates of one turn, in the order a stream client sees them."""
+    events: list[tuple[str, Any]] = []
+    config: Any = {"configurable": {"thread_id": f"t-{len(question)}-{id(events)}"}}
+    async for mode, chunk in assistant.graph.astream(
+        {"messages": [HumanMessage(content=question)]},
+        config,
+        context=assistant.run_context(JAMES),
+        stream_mode=["custom", "updates"],
+    ):
+        part = cast(dict[str, Any], chunk)
+        if mode == "custom":
+            events.append((part["event"], part.get("text")))
+        else:
+            events.extend(("node", node) for node in part)
+    return events
+
+
+def released_text(events: list[tuple[str, Any]]) -> str:
+    """What the widget shows at the end: tokens after the last retract."""
+    text = ""
+    for event, value in events:
+        text = "" if event == "retract" else text + value if event == "token" else text
+    return text
+
+
+async def test_a_restating_answer_streams_while_the_model_is_still_writing(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    llm.generate = quote_first_passage
+    events = await stream_events(llm_assistant, "How do I return an item?")
+    generated = events.index(("node", "generate"))
+    early = [text for kind, text in events[:generated] if kind == "token"]
+    later = [text for kind, text in events[generated:] if kind == "token"]
+    assert early  # sentences went out before the draft was finished
+    assert later  # the last sentence waits for the end of the draft and the checks
+    assert "retract" not in [kind for kind, _ in events]
+    answer = released_text(events)
+    assert answer == "".join(early + later)
+    assert answer.count(early[0]) == 1  # nothing is sent twice
+
+
+async def test_a_paraphrased_answer_is_released_only_after_the_checks(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    def reworded(body: dict[str, Any]) -> httpx.Response:
+        first = "".join(answer_words(body, 40)).split(". ")[0]  # supported, not restated
+        reply: httpx.Response = cite_first_passage(
+            f"{first}, as our policy allows. {first}, as agreed."
+        )(body)
+        return reply
+
+    llm.generate = reworded
+    llm.reflect = json_reply(GOOD_REVIEW)
+    events = await stream_events(llm_assistant, "How do I return an item?")
+    generated = events.index(("node", "generate"))
+    assert not [e for e in events[:generated] if e[0] == "token"]
+    assert "as our policy allows." in released_text(events)
+    assert "reflect" in [c["kind"] for c in llm.calls]
+
+
+async def test_a_rejected_draft_is_retracted_before_the_retry(
+    llm_assistant: Assistant, llm: ScriptedLLM
+) -> None:
+    def first_restates_then_invents(body: dict[str, Any]) -> httpx.Response:
+        quoted = "".join(answer_words(body, 12)).split(". ")[0]
+        reply: httpx.Response = cite_first_passage(
+            f"{quoted}. Refunds take 2 days and are always free."
+        )(body)
+        return reply
+
+    llm.generate = first_restates_then_invents
+    llm.reflect = json_reply(BAD_REVIEW)
+    events = await stream_events(llm_assistant, "How do I return an item?")
+    kinds = [e[0] for e in events]
+    first_generate = events.index(("node", "generate"))
+    assert "token" in kinds[:first_generate]
+    assert "retract" in kinds
+    after = events[kinds.index("retract") :]
+    assert ("node", "generate") in after  # withdrawn first, then the retry is written
+    assert "2 days" not in released_text(events)
