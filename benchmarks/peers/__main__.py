@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     given = sys.argv[1:] if argv is None else list(argv)
     report["command"] = shlex.join(["python", "-m", "benchmarks.peers", *given])
     report["goals"] = output.goals_json(report)
+    report["closed_loop_ceiling"] = output.closed_loop_ceiling(report)
     output.print_table(report, console)
     output.print_goals(report, console)
     args.json.parent.mkdir(parents=True, exist_ok=True)

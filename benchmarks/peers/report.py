@@ -140,6 +140,22 @@ def model_ttft_ms(report: dict[str, Any]) -> float:
     return float(measured) if measured is not None else 1000 * float(report["settings"]["ttft"])
 
 
+def closed_loop_ceiling(report: dict[str, Any]) -> dict[str, float] | None:
+    """The most runs/s any server can reach at the targets' N: N / the model's own full answer.
+
+    A closed-loop client starts its next run only when the last one ended, so no server can
+    beat this; ``vs_langgraph_dev`` is the ratio that ceiling would give against the peer.
+    """
+    full = report.get("model_direct", {}).get("full_run_ms", {}).get("p50")
+    if not full:
+        return None
+    n = ratio_level(report)
+    ceiling = n / (float(full) / 1000)
+    peer = _metric(report, "langgraph-dev", n, ("runs_per_s",))
+    out = {"clients": float(n), "runs_per_s": ceiling}
+    return out | ({"vs_langgraph_dev": ceiling / peer} if peer else {})
+
+
 def goals_json(report: dict[str, Any]) -> list[dict[str, Any]]:
     """The targets as JSON-ready dicts, with status and margin."""
     return [asdict(g) | {"status": g.status, "margin": g.margin} for g in goals(report)]
@@ -212,6 +228,14 @@ def print_goals(report: dict[str, Any], console: Console) -> None:
             f"The model alone (client straight to the fake model, one at a time): first token "
             f"p50 {direct['first_token_ms']['p50']:,.0f} ms, full answer p50 "
             f"{direct['full_run_ms']['p50']:,.0f} ms; TTFT overheads are measured above that."
+        )
+    ceiling = closed_loop_ceiling(report)
+    if ceiling:
+        versus = ceiling.get("vs_langgraph_dev")
+        console.print(
+            f"Closed-loop ceiling at N={ceiling['clients']:.0f}: {ceiling['runs_per_s']:.1f} runs/s"
+            f" (N / the model's full answer)"
+            + (f", {versus:.1f}x langgraph dev's runs/s in this run." if versus else ".")
         )
     for key, reason in report.get("skipped", {}).items():
         console.print(f"[yellow]{key} skipped: {reason}")

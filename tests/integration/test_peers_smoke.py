@@ -53,8 +53,8 @@ def tiny(*targets: str, seed: Path | None = None) -> PeersConfig:
     )
 
 
-def assert_clean_levels(target: dict[str, Any]) -> None:
-    assert [row["clients"] for row in target["levels"]] == [1, 2]
+def assert_clean_levels(target: dict[str, Any], levels: tuple[int, ...] = (1, 2)) -> None:
+    assert [row["clients"] for row in target["levels"]] == list(levels)
     for row in target["levels"]:
         assert row.keys() >= LEVEL_KEYS
         assert row["errors"] == 0, row["error_reasons"]
@@ -78,9 +78,15 @@ def test_tiny_comparison_of_supportflow_and_bare_fastapi(services: Services) -> 
 
     report = run(cfg)
 
-    assert set(report["targets"]) == {"bare-fastapi", "supportflow-langgraph", "supportflow-widget"}
-    for target in report["targets"].values():
-        assert_clean_levels(target)
+    shared = {"supportflow-langgraph-workers2", "supportflow-widget-workers2"}
+    single = {"bare-fastapi", "supportflow-langgraph", "supportflow-widget"}
+    assert set(report["targets"]) == single | shared
+    for key in single:
+        assert_clean_levels(report["targets"][key])
+    for key in shared:  # two workers on the local Postgres and Redis, at the largest N <= 50
+        assert_clean_levels(report["targets"][key], (2,))
+        assert report["targets"][key]["settings"]["workers"] == 2
+        assert "SUPPORTFLOW_DATABASE_URL" not in report["targets"][key]["settings"]
     sf_settings = report["targets"]["supportflow-widget"]["settings"]
     assert sf_settings["SUPPORTFLOW_MAX_CONCURRENT_RUNS"] == "2"
     assert sf_settings["SUPPORTFLOW_RESPONSE_CACHE_TTL_S"] == "0"
@@ -128,6 +134,8 @@ def test_cli_options_reach_the_config(tmp_path: Path) -> None:
     assert cfg.levels == (1, 5)
     assert cfg.targets == ("bare-fastapi",)
     assert not cfg.cache_row
+    assert cfg.workers == 2
+    assert parse_args(["--workers", "1"])[0].workers == 1
     assert args.json == tmp_path
     env = servers.supportflow_env("http://127.0.0.1:1/v1", "s" * 40, 100, cache_ttl_s=0)
     assert env["SUPPORTFLOW_MAX_QUEUED_RUNS"] == "100"
