@@ -156,9 +156,7 @@ def test_widget_shows_sentences_while_the_answer_is_written(
     assert len(answer) > len(first)
 
 
-def test_widget_withdraws_sentences_of_a_rejected_answer(
-    browser: Any, server: LiveServer
-) -> None:
+def test_widget_withdraws_sentences_of_a_rejected_answer(browser: Any, server: LiveServer) -> None:
     from selenium.webdriver.common.by import By
 
     _ask(browser, server, f"How do I return an item? {INVENT}")
