@@ -259,7 +259,7 @@ def serve(
         f"SupportFlow on http://{host}:{port} (demo page: {'on' if settings.demo else 'off'})"
     )
     uvicorn.run(
-        "api.app:create_app",
+        "api.app:create_serving_app",
         factory=True,
         host=host,
         port=port,
