@@ -20,7 +20,7 @@ from agent.metrics import ERRORS, RUNS, TTFT
 from agent.telemetry import RunTelemetry
 from api.admission import Admission, Slot
 from api.db import utcnow
-from api.events import EventBuffer
+from api.events import RETENTION_S, EventBuffer
 from api.run_store import RunStore
 from api.serde import dumps
 from api.thread_locks import LocalThreadLocks, ThreadLocks
@@ -125,6 +125,7 @@ class RunManager:
         *,
         admission: Admission | None = None,
         locks: ThreadLocks | None = None,
+        retention_s: float = RETENTION_S,
     ) -> None:
         self.graph = graph
         self.buffer = buffer
@@ -132,8 +133,10 @@ class RunManager:
         self.on_finish = on_finish
         self.admission = admission or Admission(max_running=64, max_queued=256, timeout_s=30.0)
         self.locks = locks or LocalThreadLocks()
+        self.retention_s = retention_s
         self._started = asyncio.Condition()
         self._runs: dict[str, RunRecord] = {}
+        self._by_thread: dict[str, dict[str, RunRecord]] = {}
 
     def get(self, thread_id: str, run_id: str) -> RunRecord:
         """A run of a thread; ``RunNotFoundError`` otherwise."""
@@ -181,9 +184,23 @@ class RunManager:
                     await asyncio.wait_for(self._started.wait(), min(remaining, STORE_POLL_S))
 
     def of_thread(self, thread_id: str) -> list[RunRecord]:
-        """Runs of a thread, newest first."""
-        found = [r for r in self._runs.values() if r.thread_id == thread_id and not r.rolled_back]
-        return sorted(found, key=lambda r: r.created_at, reverse=True)
+        """Runs of a thread this process still holds, newest first."""
+        runs = self._by_thread.get(thread_id, {}).values()
+        return sorted(
+            (r for r in runs if not r.rolled_back), key=lambda r: r.created_at, reverse=True
+        )
+
+    def _remember(self, run: RunRecord) -> None:
+        self._runs[run.run_id] = run
+        self._by_thread.setdefault(run.thread_id, {})[run.run_id] = run
+
+    def _forget(self, run: RunRecord) -> None:
+        """Drop a finished run from memory; the run store keeps its record."""
+        self._runs.pop(run.run_id, None)
+        of_thread = self._by_thread.get(run.thread_id, {})
+        of_thread.pop(run.run_id, None)
+        if not of_thread:
+            self._by_thread.pop(run.thread_id, None)
 
     def active_runs(self, thread_id: str) -> list[RunRecord]:
         """Runs of the thread still pending or running."""
@@ -222,7 +239,7 @@ class RunManager:
             tenant=spec.context.tenant,
             slot=slot,
         )
-        self._runs[record.run_id] = record
+        self._remember(record)
         async with self._started:
             self._started.notify_all()
         await self.buffer.open(record.run_id)
@@ -352,3 +369,7 @@ class RunManager:
             await self.buffer.close(run.run_id)
             if run.slot is not None:
                 run.slot.release((utcnow() - run.created_at).total_seconds())
+            if self.store is not None:
+                # Kept as long as its events are, for joins; then only the store has it, so a
+                # long-running process does not grow with every run it ever served.
+                asyncio.get_running_loop().call_later(self.retention_s, self._forget, run)

@@ -193,7 +193,11 @@ async def get_run(thread_id: str, run_id: str, who: StaffDep, res: ResourcesDep)
 async def join_run(thread_id: str, run_id: str, who: StaffDep, res: ResourcesDep) -> dict[str, Any]:
     """Wait for the run to finish; returns the thread's values."""
     row = await res.threads.get(thread_id, who.tenant)
-    await res.runs.wait(res.runs.get(thread_id, run_id))
+    try:
+        await res.runs.wait(res.runs.get(thread_id, run_id))
+    except RunNotFoundError:  # finished long ago: only the run store still has it
+        if not (res.runs.store and await res.runs.store.get(thread_id, run_id)):
+            raise
     thread: dict[str, Any] = await thread_json(res, row)
     values: dict[str, Any] = thread["values"]
     return values

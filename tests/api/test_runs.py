@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -45,6 +47,28 @@ async def test_finished_runs_are_stored(api: Api) -> None:
     listed = (await api.client.get(f"/threads/{thread}/runs", headers=staff)).json()
     assert [r["run_id"] for r in listed] == [run["run_id"]]
     assert listed[0]["status"] == "success"
+
+
+async def test_finished_runs_leave_memory_and_stay_readable_from_the_store(api: Api) -> None:
+    api.resources.runs.retention_s = 0  # forget a run as soon as its stream has closed
+    staff = api.headers("engineer")
+    thread = (await api.client.post("/threads", json={}, headers=staff)).json()["thread_id"]
+    run = (await api.client.post(f"/threads/{thread}/runs", json=RUN, headers=staff)).json()
+    path = f"/threads/{thread}/runs/{run['run_id']}"
+    assert (await api.client.get(f"{path}/join", headers=staff)).status_code == 200
+    for _ in range(100):  # the eviction is scheduled on the loop, one turn after the close
+        if not api.resources.runs.of_thread(thread):
+            break
+        await asyncio.sleep(0)
+    assert api.resources.runs.of_thread(thread) == []
+    assert (await api.client.get(path, headers=staff)).json()["status"] == "success"
+    listed = (await api.client.get(f"/threads/{thread}/runs", headers=staff)).json()
+    assert [r["run_id"] for r in listed] == [run["run_id"]]
+    joined = await api.client.get(f"{path}/join", headers=staff)
+    assert joined.status_code == 200
+    assert joined.json()["answer"]
+    missing = await api.client.get(f"/threads/{thread}/runs/{uuid.uuid4()}/join", headers=staff)
+    assert missing.status_code == 404
 
 
 async def test_join_stream_filters_modes(api: Api) -> None:
