@@ -23,6 +23,7 @@ from agent.state import Citation, SupportState
 
 NO_ANSWER = "I couldn't find this in our help centre."
 HISTORY_TURNS = 6
+_BOUNDARY = re.compile(r"[.!?\n\]]")
 _PARTIAL_CITE = re.compile(r"\s*\[[^\]]*$")
 _CITE = re.compile(r"\s*\[([a-z0-9-]+:[0-9a-f]{16}|tool:[A-Za-z_:#0-9]+)\]")
 
@@ -126,7 +127,17 @@ def _releaser(
     if early is None:
         return None
 
+    seen, pending = 0, False
+
     def release(text_so_far: str) -> None:
+        # A chunk can only complete once a sentence end (or a citation's closing bracket) has
+        # arrived and then more text: tokens in between are not worth re-cutting the draft for.
+        nonlocal seen, pending
+        delta, seen = text_so_far[seen:], len(text_so_far)
+        boundary = bool(_BOUNDARY.search(delta))
+        if not (boundary or (pending and delta.strip())):
+            return
+        pending = boundary
         # Markers come out as the final draft has them: complete ones removed (with the
         # space before them), a half-written one held back until it is complete.
         visible = _PARTIAL_CITE.sub("", _CITE.sub("", text_so_far)).strip()
