@@ -239,6 +239,8 @@ def print_goals(report: dict[str, Any], console: Console) -> None:
         )
     for key, reason in report.get("skipped", {}).items():
         console.print(f"[yellow]{key} skipped: {reason}")
+    for key, reason in report.get("failed", {}).items():
+        console.print(f"[red]{key} failed: {reason}")
 
 
 def plot(report: dict[str, Any], path: Path) -> bool:

@@ -238,20 +238,37 @@ def _workers_jobs(
         return
     shared = [Job(f"{j.key}-workers{cfg.workers}", j.spec, level) for j in jobs]
     data_dir = root / "supportflow-workers"
-    yield servers.supportflow_shared(env, data_dir, cfg.workers, cfg.seed_data_dir), shared
+    # The single-process stage's knowledge base: the workers start without ingesting.
+    seed = root / "supportflow"
+    yield servers.supportflow_shared(env, data_dir, cfg.workers, seed), shared
 
 
-def _measure_all(cfg: PeersConfig, llm_url: str, root: Path) -> dict[str, Any]:
+def _measure_stage(
+    manager: AbstractContextManager[Server], jobs: list[Job], cfg: PeersConfig, into: dict[str, Any]
+) -> None:
+    started = time.monotonic()
+    with manager as server:
+        started_s = time.monotonic() - started
+        for job in jobs:
+            print(f"{job.key} on {server.url}", file=sys.stderr, flush=True)
+            result = asyncio.run(measure_target(server, job.spec(server), job.levels, cfg))
+            into[job.key] = result | {"server_start_s": started_s}
+
+
+def _measure_all(
+    cfg: PeersConfig, llm_url: str, root: Path
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Measurements by target, and the targets whose server failed (with why)."""
     results: dict[str, Any] = {}
+    failed: dict[str, str] = {}
     for manager, jobs in _jobs(cfg, llm_url, root):
-        started = time.monotonic()
-        with manager as server:
-            started_s = time.monotonic() - started
-            for job in jobs:
-                print(f"{job.key} on {server.url}", file=sys.stderr, flush=True)
-                result = asyncio.run(measure_target(server, job.spec(server), job.levels, cfg))
-                results[job.key] = result | {"server_start_s": started_s}
-    return results
+        try:
+            _measure_stage(manager, jobs, cfg, results)
+        except Exception as exc:  # one failing server must not cost the others' measurements
+            reason = f"{type(exc).__name__}: {exc}"
+            print(f"stage failed: {reason}", file=sys.stderr, flush=True)
+            failed |= {job.key: reason for job in jobs if job.key not in results}
+    return results, failed
 
 
 async def _first_chunk(client: httpx.AsyncClient, body: dict[str, Any]) -> tuple[float, float]:
@@ -301,7 +318,7 @@ def run(cfg: PeersConfig) -> dict[str, Any]:
         servers.fake_model(Path(tmp), cfg.ttft, cfg.tps, cfg.tokens) as model,
     ):
         report["model_direct"] = asyncio.run(model_direct(model.url, cfg))
-        report["targets"] = _measure_all(cfg, model.url, Path(tmp))
+        report["targets"], report["failed"] = _measure_all(cfg, model.url, Path(tmp))
     report["skipped"] = skipped(cfg)
     report["machine"]["load_avg_at_end"] = os.getloadavg()
     report["wall_s"] = time.monotonic() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,22 @@ def test_cli_options_reach_the_config(tmp_path: Path) -> None:
     env = servers.supportflow_env("http://127.0.0.1:1/v1", "s" * 40, 100, cache_ttl_s=0)
     assert env["SUPPORTFLOW_MAX_QUEUED_RUNS"] == "100"
     assert env["SUPPORTFLOW_RATE_LIMIT_PER_CUSTOMER"] == env["SUPPORTFLOW_RATE_LIMIT_PER_KEY"]
+
+
+def test_a_server_that_fails_to_start_costs_only_its_own_rows(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from contextlib import contextmanager
+
+    from benchmarks.peers import run as peers_run
+
+    @contextmanager
+    def broken() -> Iterator[servers.Server]:
+        raise TimeoutError("server did not become ready")
+        yield  # pragma: no cover - a generator, for contextmanager
+
+    jobs = [peers_run.Job("supportflow-widget-workers2", peers_run.bare_spec, (50,))]
+    monkeypatch.setattr(peers_run, "_jobs", lambda *_: iter([(broken(), jobs)]))
+    results, failed = peers_run._measure_all(tiny(), "http://127.0.0.1:1/v1", tmp_path)
+    assert results == {}
+    assert failed == {"supportflow-widget-workers2": "TimeoutError: server did not become ready"}
