@@ -155,7 +155,7 @@ def test_a_server_that_fails_to_start_costs_only_its_own_rows(
         raise TimeoutError("server did not become ready")
         yield  # pragma: no cover - a generator, for contextmanager
 
-    jobs = [peers_run.Job("supportflow-widget-workers2", peers_run.bare_spec, (50,))]
+    jobs = [peers_run.Job("supportflow-widget-workers2", lambda _: peers_run.bare_spec("q"), (50,))]
     monkeypatch.setattr(peers_run, "_jobs", lambda *_: iter([(broken(), jobs)]))
     results, failed = peers_run._measure_all(tiny(), "http://127.0.0.1:1/v1", tmp_path)
     assert results == {}
