@@ -119,6 +119,13 @@ REFLECTION_REVIEWS = Counter(
     " or the evidence made the review unnecessary (skipped_assured).",
     ["review"],
 )
+EARLY_RELEASE = Counter(
+    "supportflow_early_release_total",
+    "Drafts whose sentences reached the customer while the model wrote them (released), and"
+    " those later withdrawn from the widget (retracted: rejected by reflection, a failed model"
+    " call, or a draft that no longer matched what was sent).",
+    ["outcome"],
+)
 ESCALATIONS = Counter(
     "supportflow_escalations_total",
     "Handoffs to a human by reason code.",

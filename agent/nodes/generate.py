@@ -16,6 +16,7 @@ from agent.answers.extractive import Draft, extractive_answer
 from agent.answers.templates import OUT_OF_SCOPE, tool_answer
 from agent.context import RunContext
 from agent.llm import LLMCallError, stream_text
+from agent.metrics import EARLY_RELEASE
 from agent.nodes._answer_cache import answer_key
 from agent.nodes._common import chat_model, services
 from agent.nodes.output_guard import allowed_values, order_claims_match
@@ -162,7 +163,10 @@ async def _compose(state: SupportState, runtime: Runtime[RunContext]) -> Support
             fallbacks.append(f"generate:{exc.code}")
             if early is not None and early.released:
                 runtime.stream_writer({"event": "retract"})  # the fallback draft differs
+                EARLY_RELEASE.labels(outcome="retracted").inc()
             early = None
+    if early is not None and early.released:
+        EARLY_RELEASE.labels(outcome="released").inc()
     return {
         "draft": draft.text,
         "citations": draft.citations,

@@ -15,7 +15,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.assistant import RETRACT_NOTICE, Assistant
-from agent.metrics import REFLECTION_REVIEWS
+from agent.metrics import EARLY_RELEASE, REFLECTION_REVIEWS
 from agent.services import Services
 from graphs.support import build_graph
 from tests.fake_llm_server import answer_words
@@ -202,6 +202,10 @@ def quote_first_passage(body: dict[str, Any]) -> httpx.Response:
     return text_reply("".join(answer_words(body, 30)), tokens=10)(body)
 
 
+def early_releases(outcome: str) -> float:
+    return float(EARLY_RELEASE.labels(outcome=outcome)._value.get())
+
+
 def reviews(kind: str) -> float:
     return float(REFLECTION_REVIEWS.labels(review=kind)._value.get())
 
@@ -272,7 +276,9 @@ async def test_a_restating_answer_streams_while_the_model_is_still_writing(
     llm_assistant: Assistant, llm: ScriptedLLM
 ) -> None:
     llm.generate = quote_first_passage
+    released = early_releases("released")
     events = await stream_events(llm_assistant, "How do I return an item?")
+    assert early_releases("released") == released + 1
     generated = events.index(("node", "generate"))
     early = [text for kind, text in events[:generated] if kind == "token"]
     later = [text for kind, text in events[generated:] if kind == "token"]
@@ -315,7 +321,9 @@ async def test_a_rejected_draft_is_retracted_before_the_retry(
 
     llm.generate = first_restates_then_invents
     llm.reflect = json_reply(BAD_REVIEW)
+    retracted = early_releases("retracted")
     events = await stream_events(llm_assistant, "How do I return an item?")
+    assert early_releases("retracted") == retracted + 1
     kinds = [e[0] for e in events]
     first_generate = events.index(("node", "generate"))
     assert "token" in kinds[:first_generate]
