@@ -17,7 +17,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-_PASSAGE = re.compile(r'<passage id=\\?"([^"\\]+)\\?"[^>]*>\\n(.*?)\\n</passage>', re.S)
+PASSAGE = re.compile(r'<passage id=\\?"([^"\\]+)\\?"[^>]*>\\n(.*?)\\n</passage>', re.S)
 _FILLER = "Thanks for asking; our help centre covers this."
 INVENT = "(plus a made-up claim)"
 """Put this in a question and the answer ends with a claim no source supports (reflection
@@ -28,7 +28,7 @@ _INVENTED = "Refunds are instant, free and paid in gold everywhere."
 def answer_words(body: dict[str, Any], tokens: int) -> list[str]:
     """Words of the first passage (plus its citation), padded or cut to ``tokens``."""
     prompt = json.dumps(body.get("messages", []))
-    found = _PASSAGE.search(prompt)
+    found = PASSAGE.search(prompt)
     text = found.group(2).replace("\\n", " ") if found else _FILLER
     text = re.sub(r"^#+ [^.]*?(?= [A-Z])", "", text).strip()
     words = text.split()

@@ -80,10 +80,10 @@ def draft_is_assured(state: SupportState) -> bool:
     """True when the deterministic evidence is strong enough that a model review adds nothing.
 
     A knowledge draft qualifies when a passage matches the question confidently, the draft
-    covers the question, and every three-word run of it occurs in the sources (it restates
-    them). A tool draft qualifies when every figure in it (ids, amounts, dates) comes from a
-    tool result or the customer's own message. Anything else still gets the model's review;
-    the output guard runs either way.
+    covers the question, and each of its sentences is, word for word, a whole sentence of
+    the sources (it restates them). A tool draft qualifies when every figure in it (ids,
+    amounts, dates) comes from a tool result or the customer's own message. Anything else
+    still gets the model's review; the output guard runs either way.
     """
     draft = state.get("draft", "")
     route = state.get("route")

@@ -3,8 +3,8 @@
 The output guard's rule stands: no text reaches a customer before it is checked. What
 changes is when the check runs. A finished sentence of a first draft is released at once
 when it passes every check the output guard would apply *and* it restates the retrieved
-passages (every three-word run of it occurs in them: the bar at which reflection skips the
-model review). The first
+passages (each of its sentences is, word for word, a sentence of them: the bar at which
+reflection skips the model review). The first
 sentence that falls short stops early release for the draft; the rest waits for reflection
 and the output guard as before. Reflection can still reject the draft: the widget is then
 told to retract what it showed (the ``retract`` event) before the retry or the handoff.
@@ -27,15 +27,21 @@ ChunkRule = Callable[[str], bool]
 """An extra check on a whole chunk (for example: order facts match the tools)."""
 
 
-def early_release_allowed(state: SupportState, *, review_always: bool) -> bool:
-    """First drafts of confidently matched knowledge answers, unless every draft is reviewed."""
+def early_release_allowed(
+    state: SupportState, *, review_always: bool, min_similarity: float = 0.0
+) -> bool:
+    """First drafts of confidently matched knowledge answers, unless every draft is reviewed.
+
+    The match must also clear the deployment's own bar (``min_similarity``): below it
+    reflection hands off (``low_confidence``), so anything released would be withdrawn.
+    """
     passages = state.get("passages", [])
     return (
         not review_always
         and state.get("route") == "knowledge"
         and state.get("attempts", 0) == 0
         and bool(passages)
-        and max(p["similarity"] for p in passages) >= CONFIDENT_SIMILARITY
+        and max(p["similarity"] for p in passages) >= max(CONFIDENT_SIMILARITY, min_similarity)
     )
 
 

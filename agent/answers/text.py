@@ -175,39 +175,30 @@ def similar(a: str, b: str, threshold: float = 0.6) -> bool:
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) >= threshold
 
 
-_PHRASE_BREAK = re.compile(r"[.!?;:\n]+")
-_PHRASE_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_NGRAM = 3
+_PHRASE_BREAK = re.compile(r"[.!?](?=\s|$)|\n+")
+"""Sentence ends (not the point of "4.99" or "e.g" mid-word) and line breaks."""
+_PHRASE_WORD = re.compile(r"[$€£%]|[^\W_]+(?:[.,'’][^\W_]+)*")
+"""Words in any script, numbers with their separators kept whole ("4.99", "1,000"),
+contractions ("don't"), and currency and percent signs, which change a figure's meaning."""
 
 
 def _phrases(text: str) -> list[list[str]]:
-    """Word sequences between punctuation, every word kept (negations and modals too)."""
-    return [_PHRASE_WORD.findall(p) for p in _PHRASE_BREAK.split(text.lower())]
+    """Word sequences between sentence ends, every word kept (negations and modals too)."""
+    return [words for p in _PHRASE_BREAK.split(text.lower()) if (words := _PHRASE_WORD.findall(p))]
 
 
 class SourcePhrases:
-    """The word trigrams (and words) of some sources, to test a text for restating them."""
+    """Some sources' sentences as word sequences, to test whether a text only restates them."""
 
     def __init__(self, source_text: str) -> None:
-        self.words: set[str] = set()
-        self.trigrams: set[tuple[str, ...]] = set()
-        for words in _phrases(source_text):
-            self.words.update(words)
-            self.trigrams.update(zip(*(words[i:] for i in range(_NGRAM)), strict=False))
+        self._sentences = {" ".join(words) for words in _phrases(source_text)}
 
     def restates(self, text: str) -> bool:
-        """Every three-word run of ``text`` occurs in the sources (shorter phrases: every word).
+        """Every sentence of ``text`` is, word for word, a whole sentence of the sources.
 
-        Stricter than shared terms: dropping a "not", adding "free" or "any store", or
-        swapping "within 30 days" for "after 30 days" makes a trigram the sources lack.
+        Punctuation inside a sentence and case are ignored; nothing else is. Dropping a "not",
+        adding "free", changing "$4.99", stitching two source sentences together, or cutting
+        one short before its "unless …" all fail. A text with no words is not vouched for.
         """
-        for words in _phrases(text):
-            if len(words) < _NGRAM:
-                if not set(words) <= self.words:
-                    return False
-            elif any(
-                g not in self.trigrams
-                for g in zip(*(words[i:] for i in range(_NGRAM)), strict=False)
-            ):
-                return False
-        return True
+        phrases = _phrases(text)
+        return bool(phrases) and all(" ".join(words) in self._sentences for words in phrases)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from agent.nodes._common import chat_model, services
 from agent.nodes.output_guard import allowed_values, order_claims_match
 from agent.state import Citation, SupportState
 
+logger = logging.getLogger(__name__)
 NO_ANSWER = "I couldn't find this in our help centre."
 HISTORY_TURNS = 6
 _BOUNDARY = re.compile(r"[.!?\n\]]")
@@ -109,7 +111,7 @@ def early_release(state: SupportState, runtime: Runtime[RunContext]) -> EarlyRel
     settings = services(runtime).settings
     review_always = settings.reflection_review == "always"
     if not settings.release_while_generating or not early_release_allowed(
-        state, review_always=review_always
+        state, review_always=review_always, min_similarity=settings.min_retrieval_similarity
     ):
         return None
     return EarlyRelease(
@@ -142,8 +144,12 @@ def _releaser(
         # Markers come out as the final draft has them: complete ones removed (with the
         # space before them), a half-written one held back until it is complete.
         visible = _PARTIAL_CITE.sub("", _CITE.sub("", text_so_far)).strip()
-        for chunk in early.feed(visible):
-            runtime.stream_writer({"event": "token", "text": chunk})
+        try:
+            for chunk in early.feed(visible):
+                runtime.stream_writer({"event": "token", "text": chunk})
+        except Exception as exc:  # a fault here must not pass for a model failure
+            logger.warning("early release stopped error=%s", type(exc).__name__)
+            early.stopped = True
 
     return release
 

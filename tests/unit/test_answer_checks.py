@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from agent.answers.checks import draft_is_assured, draft_problems
+from agent.answers.text import SourcePhrases
 from agent.state import SupportState
 
 RETURNS = (
@@ -86,3 +87,25 @@ def test_no_draft_or_no_tool_result_is_not_assured() -> None:
     assert not draft_is_assured(
         SupportState(route="account", question="Is my account active?", draft="It is active.")
     )
+
+
+SHIPPING = SourcePhrases(
+    "Gift cards are not refunded. Standard orders ship free within 3 days. Express orders ship "
+    "within 1 day for a fee. Smaller orders cost $4.99.\nYou can return items within 30 days, "
+    "unless they are personalised."
+)
+
+
+def test_restating_means_whole_source_sentences_word_for_word() -> None:
+    assert SHIPPING.restates("Gift cards are NOT refunded.")
+    assert SHIPPING.restates("You can return items within 30 days, unless they are personalised.")
+    for changed in (
+        "Gift cards: refunded.",  # a short fragment with the negation gone
+        "Express orders ship free within 3 days.",  # two sentences stitched together
+        "Smaller orders cost $4.50.",  # a figure changed
+        "You can return items within 30 days.",  # cut short before its "unless"
+        "Подарочные карты возвращаются.",  # no source word at all
+        "",
+        "...",
+    ):
+        assert not SHIPPING.restates(changed), changed

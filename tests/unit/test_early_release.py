@@ -87,3 +87,8 @@ def test_only_confident_first_knowledge_drafts_are_released_early() -> None:
     weak = [{"id": "r#0", "title": "Returns", "text": SOURCE, "similarity": 0.3}]
     assert not early_release_allowed(state(passages=weak), review_always=False)
     assert not early_release_allowed(state(passages=[]), review_always=False)
+
+
+def test_the_deployments_own_similarity_bar_also_applies() -> None:
+    assert early_release_allowed(state(), review_always=False, min_similarity=0.6)
+    assert not early_release_allowed(state(), review_always=False, min_similarity=0.8)

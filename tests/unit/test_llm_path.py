@@ -14,11 +14,12 @@ import respx
 from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
+from agent.answers.early_release import EarlyRelease
 from agent.assistant import RETRACT_NOTICE, Assistant
 from agent.metrics import EARLY_RELEASE, REFLECTION_REVIEWS
 from agent.services import Services
 from graphs.support import build_graph
-from tests.fake_llm_server import answer_words
+from tests.fake_llm_server import PASSAGE, answer_words
 from tests.fake_openai import BASE_URL, ScriptedLLM, json_reply, status_reply, text_reply
 
 JAMES = "james_li_5688"
@@ -197,9 +198,19 @@ async def test_canary_leak_never_reaches_the_customer(
     assert snapshot.interrupts[0].value["reason"] == "reflection:unsupported"
 
 
+def passage_sentences(body: dict[str, Any], count: int) -> str:
+    """The first ``count`` distinct whole sentences of the prompt's passages, word for word."""
+    prompt = json.dumps(body["messages"])
+    texts = [m.group(2).replace("\\n", " ") for m in PASSAGE.finditer(prompt)]
+    found = [t.strip() for text in texts for t in re.split(r"(?<=[.!?])\s+", text)]
+    sentences = [t for t in dict.fromkeys(found) if t.endswith(".") and not t.startswith("#")]
+    return " ".join(sentences[:count])
+
+
 def quote_first_passage(body: dict[str, Any]) -> httpx.Response:
-    """An extractive draft: the first passage's own words, with its citation."""
-    return text_reply("".join(answer_words(body, 30)), tokens=10)(body)
+    """An extractive draft: the first passage's own whole sentences."""
+    reply: httpx.Response = cite_first_passage(passage_sentences(body, 3))(body)
+    return reply
 
 
 def early_releases(outcome: str) -> float:
@@ -313,9 +324,9 @@ async def test_a_rejected_draft_is_retracted_before_the_retry(
     llm_assistant: Assistant, llm: ScriptedLLM
 ) -> None:
     def first_restates_then_invents(body: dict[str, Any]) -> httpx.Response:
-        quoted = "".join(answer_words(body, 12)).split(". ")[0]
+        quoted = passage_sentences(body, 1)
         reply: httpx.Response = cite_first_passage(
-            f"{quoted}. Refunds take 2 days and are always free."
+            f"{quoted} Refunds take 2 days and are always free."
         )(body)
         return reply
 
@@ -331,3 +342,18 @@ async def test_a_rejected_draft_is_retracted_before_the_retry(
     after = events[kinds.index("retract") :]
     assert ("node", "generate") in after  # withdrawn first, then the retry is written
     assert "2 days" not in released_text(events)
+
+
+async def test_a_fault_in_early_release_does_not_pass_for_a_model_failure(
+    llm_assistant: Assistant, llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: EarlyRelease, draft_so_far: str) -> list[str]:
+        raise RuntimeError("release bug")
+
+    monkeypatch.setattr(EarlyRelease, "feed", broken)
+    llm.generate = quote_first_passage
+    result = await llm_assistant.ask("How do I return an item?", customer_id=JAMES)
+    values = (await state_of(llm_assistant, result.thread_id)).values
+    assert not [f for f in values["llm_fallbacks"] if f.startswith("generate:")]
+    assert values["released"] == ""
+    assert result.answer
