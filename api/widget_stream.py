@@ -8,7 +8,10 @@ custom events, sent by the guard or by early release in ``generate``) ever reach
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from api.runs import RunRecord
 
 WidgetEvent = tuple[str, dict[str, Any]]
 
@@ -31,13 +34,17 @@ class WidgetAdapter:
 
     def __init__(self) -> None:
         self._citations: list[dict[str, Any]] = []
+        self._unreviewed = False
+        """Text went out early and the turn has not reached ``respond`` (nor been retracted)."""
 
     def __call__(self, mode: str, chunk: Any) -> list[WidgetEvent]:
         """Widget events for one ``(mode, chunk)`` of ``graph.astream``."""
         if mode == "custom" and isinstance(chunk, dict):
             if chunk.get("event") == "token":
+                self._unreviewed = True
                 return [("token", {"t": chunk["text"]})]
             if chunk.get("event") == "retract":
+                self._unreviewed = False
                 return [("retract", {})]
         if mode != "updates" or not isinstance(chunk, dict):
             return []
@@ -63,8 +70,17 @@ class WidgetAdapter:
                 # Unstreamed text: a fixed refusal, or a human's reply after a handoff.
                 events.append(("token", {"t": update["answer"]}))
         elif node == "respond":
+            self._unreviewed = False
             events.extend(("citation", dict(c)) for c in self._citations)
+        elif node == "output_guard":
+            self._unreviewed = False  # what it released (or stopped at) has passed it
         return events
+
+    def ending(self, run: RunRecord) -> list[WidgetEvent]:
+        """The last events: a failed or cancelled run withdraws text shown before its checks."""
+        failed = run.status in ("error", "interrupted", "timeout")
+        withdraw: list[WidgetEvent] = [("retract", {})] if failed and self._unreviewed else []
+        return [*withdraw, ("end", {"status": run.status})]
 
 
 def _handoff_message(interrupts: Any) -> str:

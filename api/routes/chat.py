@@ -53,10 +53,6 @@ def _opening(thread_id: str) -> Any:
     return opening
 
 
-def _ending(run: RunRecord) -> list[tuple[str, Any]]:
-    return [("end", {"status": run.status})]
-
-
 def _stream_path(run_id: str) -> str:
     return f"/v1/chat/runs/{run_id}/stream"
 
@@ -67,8 +63,8 @@ async def chat_stream(
 ) -> EventSourceResponse:
     """Send a message and stream the answer.
 
-    Events: ``status``, ``token``, ``citation``, ``handoff``, ``error``, ``end``. The run
-    continues if the connection drops; rejoin with the run id and ``Last-Event-ID``.
+    Events: ``status``, ``token``, ``retract``, ``citation``, ``handoff``, ``error``, ``end``.
+    The run continues if the connection drops; rejoin with the run id and ``Last-Event-ID``.
     """
     validate_message(body.message, res.settings.max_input_chars)
     if who.customer_id and await res.services.accounts.get_account(who.customer_id) is None:
@@ -83,8 +79,8 @@ async def chat_stream(
         graph_input={"messages": [HumanMessage(body.message)]},
         context=context,
         stream_modes=["updates", "custom"],
-        adapter=WidgetAdapter(),
-        finisher=_ending,
+        adapter=(adapter := WidgetAdapter()),
+        finisher=adapter.ending,
         opening=_opening(thread_id),
         strategy="enqueue",
         metadata={

@@ -121,8 +121,9 @@
       this.node.querySelector(".sf-text").textContent += data.t;
       log.scrollTop = log.scrollHeight;
     } else if (ev.event === "retract") {
-      // Sentences shown while the answer was written were withdrawn; a new draft follows.
-      if (this.node) this.node.querySelector(".sf-text").textContent = "";
+      // Sentences shown while the answer was written were withdrawn (a new draft, a handoff
+      // or an error follows): the bubble goes, so none is left empty.
+      if (this.node) { this.node.remove(); this.node = null; }
     } else if (ev.event === "citation") {
       if (!this.node) this.node = bubble("bot", "");
       var list = this.node.querySelector(".sf-sources");
