@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from agent.retrieval.embedder import Vectors
-from agent.retrieval.lance import TABLE, LanceStore
+from agent.retrieval.lance import LanceStore
 from agent.retrieval.store import Audience
 from benchmarks.retrieval_ingest import bulk_load, chunk_rows, ingest
 from benchmarks.retrieval_vectors import LookupEmbedder, SyntheticCorpus
@@ -59,63 +58,17 @@ def percentiles(ms: Sequence[float]) -> dict[str, float]:
     }
 
 
-def where_clause(tenant: str, audiences: Sequence[str]) -> str:
-    """The prefilter ``LanceStore.search`` puts on both halves (constants only here)."""
-    allowed = ", ".join(f"'{a}'" for a in audiences)
-    return f"tenant = '{tenant}' AND audience IN ({allowed})"
-
-
-class LanceParts:
-    """The two halves of ``LanceStore.search`` run alone: same query builders, same prefilter."""
-
-    def __init__(self, path: Path) -> None:
-        import lancedb
-
-        self._table: Any = lancedb.connect(str(path)).open_table(TABLE)
-
-    def vector_indexes(self) -> list[str]:
-        """Types of the indexes on the vector column (empty: every search is a full scan)."""
-        return [str(ix.index_type) for ix in self._table.list_indices() if "vector" in ix.columns]
-
-    def vector(self, where: str, vector: Vectors, limit: int) -> list[dict[str, Any]]:
-        """Nearest chunks by cosine under the prefilter."""
-        rows: list[dict[str, Any]] = (
-            self._table.search(vector, vector_column_name="vector")
-            .distance_type("cosine")
-            .where(where, prefilter=True)
-            .limit(limit)
-            .to_list()
-        )
-        return rows
-
-    def keyword(self, where: str, query: str, limit: int) -> list[dict[str, Any]]:
-        """Full-text matches under the prefilter (the store strips punctuation the same way)."""
-        terms = " ".join(re.findall(r"\w+", query))
-        if not terms:
-            return []
-        rows: list[dict[str, Any]] = (
-            self._table.search(terms, query_type="fts", fts_columns="text")
-            .where(where, prefilter=True)
-            .limit(limit)
-            .to_list()
-        )
-        return rows
-
-
 Timer = Callable[[Query], object]
 
 
-def time_search(
-    store: LanceStore, path: Path, queries: Sequence[Query], repeats: int
-) -> dict[str, Any]:
+def time_search(store: LanceStore, queries: Sequence[Query], repeats: int) -> dict[str, Any]:
     """Warm p50/p95 of the full search and of its two halves, interleaved per query."""
-    parts = LanceParts(path)
-    where = where_clause(TENANT, AUDIENCES)
+    where = store.prefilter(TENANT, AUDIENCES)
     pool = max(K * 4, 20)
     timers: dict[str, Timer] = {
         "full": lambda q: store.search(TENANT, q.text, q.vector, K, AUDIENCES),
-        "vector": lambda q: parts.vector(where, q.vector, pool),
-        "keyword": lambda q: parts.keyword(where, q.text, pool),
+        "vector": lambda q: store.vector_half(q.vector, where, pool),
+        "keyword": lambda q: store.keyword_half(q.text, where, pool),
     }
     return run_timers(timers, queries, repeats)
 
@@ -196,9 +149,9 @@ def measure_size(
     result: dict[str, Any] = {"chunks": len(chunks), "documents": len(loaded)}
     result["bulk_load"] = bulk_load(store, chunks, vectors)
     result["tenant_chunks"] = store.count(TENANT)
-    result["search"] = time_search(store, path, queries, repeats)
+    result["search"] = time_search(store, queries, repeats)
     result["serving_rss_mb"] = serving_rss(path, queries, workdir)
-    result["vector_indexes"] = LanceParts(path).vector_indexes()
+    result["vector_indexes"] = store.vector_indexes()
     result["disk_mb"] = disk_bytes(path) / 2**20
     lookup = LookupEmbedder(corpus.vectors, "synthetic", vectors.shape[1])
     result["incremental_ingest"] = ingest(store, spare[:INCREMENT_DOCS], lookup)
@@ -218,6 +171,6 @@ def measure_per_document_store(
     dim = next(iter(corpus.vectors.values())).shape[0]
     store = LanceStore(path, dim)
     result = ingest(store, loaded, LookupEmbedder(corpus.vectors, "synthetic", dim))
-    result["search"] = time_search(store, path, queries, repeats)
+    result["search"] = time_search(store, queries, repeats)
     result["disk_mb"] = disk_bytes(path) / 2**20
     return result

@@ -20,7 +20,7 @@ from agent.retrieval.embedder import Embedder
 from agent.retrieval.ingest import ingest_documents, load_paths
 from agent.retrieval.lance import LanceStore
 from benchmarks.retrieval_data import Task
-from benchmarks.retrieval_latency import AUDIENCES, LanceParts, percentiles, where_clause
+from benchmarks.retrieval_latency import AUDIENCES, percentiles
 
 TENANT = "bank"
 TOP = 5
@@ -71,10 +71,9 @@ def recall_ceiling(tasks: Sequence[Task]) -> float:
     return float(np.mean([min(TOP, len(t.required)) / len(t.required) for t in tasks]))
 
 
-def rankers(store: LanceStore, path: Path, embedder: Embedder) -> dict[str, Ranker]:
+def rankers(store: LanceStore, embedder: Embedder) -> dict[str, Ranker]:
     """Hybrid, vector-only and keyword-only, all under the production prefilter."""
-    parts = LanceParts(path)
-    where = where_clause(TENANT, AUDIENCES)
+    where = store.prefilter(TENANT, AUDIENCES)
 
     def vector_of(task: Task) -> Any:
         return embedder.embed([task.message])[0]
@@ -84,10 +83,10 @@ def rankers(store: LanceStore, path: Path, embedder: Embedder) -> dict[str, Rank
         return [h.chunk.doc_id for h in hits]
 
     def vector(task: Task, n: int) -> list[str]:
-        return [r["doc_id"] for r in parts.vector(where, vector_of(task), n)]
+        return [r["doc_id"] for r in store.vector_half(vector_of(task), where, n)]
 
     def keyword(task: Task, n: int) -> list[str]:
-        return [r["doc_id"] for r in parts.keyword(where, task.message, n)]
+        return [r["doc_id"] for r in store.keyword_half(task.message, where, n)]
 
     return {"hybrid (RRF)": hybrid, "vector only": vector, "keyword only": keyword}
 
@@ -114,7 +113,7 @@ def measure_quality(
     report = ingest_documents(docs, tenant=TENANT, embedder=embedder, store=store)
     seconds = time.perf_counter() - started
     embedder.embed([t.message for t in tasks])  # query vectors cached before timing
-    modes = {name: score(tasks, rank) for name, rank in rankers(store, path, embedder).items()}
+    modes = {name: score(tasks, rank) for name, rank in rankers(store, embedder).items()}
     return {
         "documents": report.documents,
         "chunks": report.added,

@@ -204,24 +204,36 @@ class LanceStore:
         audiences: Sequence[Audience] = ("customer",),
     ) -> list[Hit]:
         """Run keyword and vector queries under the same prefilter and fuse them with RRF."""
-        where = self._where(tenant, audiences)
+        where = self.prefilter(tenant, audiences)
         pool = max(k * 4, 20)
         vec = np.asarray(vector, dtype=np.float32).reshape(-1)
-        by_keyword = self._keyword_pool.submit(self._keyword, query, where, pool)
-        by_vector = (
+        by_keyword = self._keyword_pool.submit(self.keyword_half, query, where, pool)
+        by_vector = self.vector_half(vec, where, pool)
+        return self._fuse(by_keyword.result(), by_vector, vec, k)
+
+    def vector_indexes(self) -> list[str]:
+        """Types of the indexes on the vector column (empty: every search is a full scan)."""
+        return [str(ix.index_type) for ix in self._table.list_indices() if "vector" in ix.columns]
+
+    @staticmethod
+    def prefilter(tenant: str, audiences: Sequence[Audience]) -> str:
+        """The tenant and audience filter both halves of a search run under."""
+        allowed = ", ".join(_literal(a) for a in audiences)
+        return f"tenant = {_literal(tenant)} AND audience IN ({allowed})"
+
+    def vector_half(self, vec: Vectors, where: str, pool: int) -> list[dict[str, Any]]:
+        """Nearest chunks by cosine under the prefilter (one half of a search)."""
+        rows: list[dict[str, Any]] = (
             self._table.search(vec, vector_column_name="vector")
             .distance_type("cosine")
             .where(where, prefilter=True)
             .limit(pool)
             .to_list()
         )
-        return self._fuse(by_keyword.result(), by_vector, vec, k)
+        return rows
 
-    def _where(self, tenant: str, audiences: Sequence[Audience]) -> str:
-        allowed = ", ".join(_literal(a) for a in audiences)
-        return f"tenant = {_literal(tenant)} AND audience IN ({allowed})"
-
-    def _keyword(self, query: str, where: str, pool: int) -> list[dict[str, Any]]:
+    def keyword_half(self, query: str, where: str, pool: int) -> list[dict[str, Any]]:
+        """Full-text matches under the prefilter (the other half)."""
         terms = " ".join(re.findall(r"\w+", query))
         if not self._fts_ready or not terms:
             return []
