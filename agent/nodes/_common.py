@@ -7,6 +7,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
 from agent.context import RunContext
+from agent.metrics import EARLY_RELEASE
 from agent.services import Services
 from agent.state import SupportState
 
@@ -29,3 +30,9 @@ def chat_model(runtime: Runtime[RunContext], *, streaming: bool = True) -> BaseC
     if runtime.context.ai_off_reason or not runtime.context.generation_enabled:
         return None
     return services(runtime).models(runtime.context.model, streaming=streaming)
+
+
+def retract_early_release(runtime: Runtime[RunContext]) -> None:
+    """Tell the widget to withdraw the sentences it was shown while the draft was written."""
+    runtime.stream_writer({"event": "retract"})
+    EARLY_RELEASE.labels(outcome="retracted").inc()

@@ -19,7 +19,7 @@ from agent.context import RunContext
 from agent.llm import LLMCallError, stream_text
 from agent.metrics import EARLY_RELEASE
 from agent.nodes._answer_cache import answer_key
-from agent.nodes._common import chat_model, services
+from agent.nodes._common import chat_model, retract_early_release, services
 from agent.nodes.output_guard import allowed_values, order_claims_match
 from agent.state import Citation, SupportState
 
@@ -168,8 +168,7 @@ async def _compose(state: SupportState, runtime: Runtime[RunContext]) -> Support
         except LLMCallError as exc:
             fallbacks.append(f"generate:{exc.code}")
             if early is not None and early.released:
-                runtime.stream_writer({"event": "retract"})  # the fallback draft differs
-                EARLY_RELEASE.labels(outcome="retracted").inc()
+                retract_early_release(runtime)  # the fallback draft differs
             early = None
     if early is not None and early.released:
         EARLY_RELEASE.labels(outcome="released").inc()

@@ -14,8 +14,8 @@ from agent.context import RunContext
 from agent.guards.output import check_chunk, split_chunks
 from agent.guards.pii import find_pii
 from agent.intents import order_ids_in
-from agent.metrics import EARLY_RELEASE, GUARD_VERDICTS
-from agent.nodes._common import services
+from agent.metrics import GUARD_VERDICTS
+from agent.nodes._common import retract_early_release, services
 from agent.state import SupportState
 
 
@@ -66,8 +66,7 @@ def _released_prefix(chunks: list[str], early: str, runtime: Runtime[RunContext]
         length += len(chunks[count])
         count += 1
     if early and "".join(chunks[:count]) != early:
-        runtime.stream_writer({"event": "retract"})
-        EARLY_RELEASE.labels(outcome="retracted").inc()
+        retract_early_release(runtime)
         return []
     return chunks[:count]
 

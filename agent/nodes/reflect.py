@@ -13,8 +13,8 @@ import prompts
 from agent.answers.checks import draft_is_assured, draft_problems
 from agent.context import RunContext
 from agent.llm import LLMCallError, structured
-from agent.metrics import EARLY_RELEASE, REFLECTION_REVIEWS
-from agent.nodes._common import chat_model, services
+from agent.metrics import REFLECTION_REVIEWS
+from agent.nodes._common import chat_model, retract_early_release, services
 from agent.nodes.generate import sources_block
 from agent.state import SupportState
 
@@ -79,8 +79,7 @@ async def reflect(state: SupportState, runtime: Runtime[RunContext]) -> Command[
         return Command(goto="output_guard", update={"llm_fallbacks": fallbacks})
     if state.get("released"):
         # Sentences went out while the draft was written; the widget takes them back.
-        runtime.stream_writer({"event": "retract"})
-        EARLY_RELEASE.labels(outcome="retracted").inc()
+        retract_early_release(runtime)
     critique = ", ".join(problems)
     if _HOPELESS & set(problems) or state.get("attempts", 0) > settings.reflection_max_retries:
         return Command(
