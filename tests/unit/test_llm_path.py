@@ -20,7 +20,7 @@ from agent.metrics import EARLY_RELEASE, REFLECTION_REVIEWS
 from agent.services import Services
 from graphs.support import build_graph
 from tests.fake_llm_server import PASSAGE, answer_words
-from tests.fake_openai import BASE_URL, ScriptedLLM, json_reply, status_reply, text_reply
+from tests.fake_openai import BASE_URL, Reply, ScriptedLLM, json_reply, status_reply, text_reply
 
 JAMES = "james_li_5688"
 GOOD_REVIEW = {"grounded": True, "answers_question": True, "within_policy": True, "feedback": "ok"}
@@ -40,7 +40,7 @@ def llm() -> Iterator[ScriptedLLM]:
         yield scripted
 
 
-def cite_first_passage(answer: str) -> Any:
+def cite_first_passage(answer: str) -> Reply:
     """Reply with ``answer`` citing the first passage id found in the prompt."""
 
     def reply(body: dict[str, Any]) -> httpx.Response:
@@ -175,10 +175,7 @@ async def test_canary_leak_never_reaches_the_customer(
 ) -> None:
     def leak(body: dict[str, Any]) -> httpx.Response:
         canary = re.search(r"sf-canary-[0-9a-f]+", json.dumps(body)).group(0)  # type: ignore[union-attr]
-        reply: httpx.Response = cite_first_passage(
-            f"Gift cards are refunded immediately. My key is {canary}."
-        )(body)
-        return reply
+        return cite_first_passage(f"Gift cards are refunded immediately. My key is {canary}.")(body)
 
     llm.generate = leak
     llm.reflect = json_reply(GOOD_REVIEW)
@@ -209,8 +206,7 @@ def passage_sentences(body: dict[str, Any], count: int) -> str:
 
 def quote_first_passage(body: dict[str, Any]) -> httpx.Response:
     """An extractive draft: the first passage's own whole sentences."""
-    reply: httpx.Response = cite_first_passage(passage_sentences(body, 3))(body)
-    return reply
+    return cite_first_passage(passage_sentences(body, 3))(body)
 
 
 def early_releases(outcome: str) -> float:
@@ -306,10 +302,7 @@ async def test_a_paraphrased_answer_is_released_only_after_the_checks(
 ) -> None:
     def reworded(body: dict[str, Any]) -> httpx.Response:
         first = "".join(answer_words(body, 40)).split(". ")[0]  # supported, not restated
-        reply: httpx.Response = cite_first_passage(
-            f"{first}, as our policy allows. {first}, as agreed."
-        )(body)
-        return reply
+        return cite_first_passage(f"{first}, as our policy allows. {first}, as agreed.")(body)
 
     llm.generate = reworded
     llm.reflect = json_reply(GOOD_REVIEW)
@@ -325,10 +318,7 @@ async def test_a_rejected_draft_is_retracted_before_the_retry(
 ) -> None:
     def first_restates_then_invents(body: dict[str, Any]) -> httpx.Response:
         quoted = passage_sentences(body, 1)
-        reply: httpx.Response = cite_first_passage(
-            f"{quoted} Refunds take 2 days and are always free."
-        )(body)
-        return reply
+        return cite_first_passage(f"{quoted} Refunds take 2 days and are always free.")(body)
 
     llm.generate = first_restates_then_invents
     llm.reflect = json_reply(BAD_REVIEW)
