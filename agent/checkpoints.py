@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -12,12 +14,21 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from agent.settings import Settings
 
 if TYPE_CHECKING:
+    from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
 logger = logging.getLogger(__name__)
 
 # Any stable 64-bit number; every replica takes this lock while it creates the tables.
 _SETUP_LOCK_KEY = 0x5F5F_6368_6B70
+SETUP_LOCK_TIMEOUT_S = 120.0
+"""How long a replica waits for another to finish the checkpoint migrations."""
+_SETUP_LOCK_POLL_S = (0.05, 1.0)
+"""First and longest pause between tries for the migration lock."""
+
+
+class CheckpointSetupLockTimeout(TimeoutError):
+    """Another replica held the checkpoint migration lock past ``SETUP_LOCK_TIMEOUT_S``."""
 
 
 @asynccontextmanager
@@ -68,7 +79,7 @@ async def _postgres_saver(settings: Settings) -> AsyncIterator[BaseCheckpointSav
         saver = AsyncPostgresSaver(conn=pool)
         async with pool.connection() as conn:
             # Replicas starting together would race on the checkpoint tables' migrations.
-            await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+            await take_setup_lock(conn)
             try:
                 await saver.setup()
             finally:
@@ -76,3 +87,34 @@ async def _postgres_saver(settings: Settings) -> AsyncIterator[BaseCheckpointSav
         yield saver
     finally:
         await pool.close()
+
+
+async def take_setup_lock(
+    conn: AsyncConnection[Any], timeout_s: float = SETUP_LOCK_TIMEOUT_S
+) -> None:
+    """Take the migration lock by polling ``pg_try_advisory_lock``, never by blocking on it.
+
+    The migrations build an index ``CONCURRENTLY``, which waits for every open statement in
+    the database. A replica blocked inside ``pg_advisory_lock`` is such a statement, and it
+    waits for the lock holder, which waits for the index: a deadlock Postgres cannot see,
+    because one edge of it is the holder's own pool. Between tries a waiter holds nothing.
+    """
+    deadline = time.monotonic() + timeout_s
+    pause, longest = _SETUP_LOCK_POLL_S
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK_KEY,))
+        row = await cursor.fetchone()
+        if row is not None and _taken(row):
+            return
+        if time.monotonic() + pause > deadline:
+            raise CheckpointSetupLockTimeout(
+                f"another replica held the checkpoint migration lock for {timeout_s:.0f} s; "
+                "check for a replica stuck in startup, or one still migrating a large table"
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, longest)
+
+
+def _taken(row: Any) -> bool:
+    """The try-lock's answer from a dict row (the pool's) or a tuple row."""
+    return bool(row["taken"] if isinstance(row, dict) else row[0])

@@ -55,19 +55,34 @@ class LiveServer:
         return out.stdout.strip()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    """Poll /healthz until the server answers (bounded; the first start builds the KB)."""
+def _log_tail(log: Path, lines: int = 20) -> str:
+    """The end of the server's log, so a failed start says why."""
+    if not log.is_file():
+        return ""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll /readyz until the server answers (bounded; the first start builds the KB)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    last = "no answer"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
+            raise RuntimeError(
+                f"server exited with {process.returncode}; log tail:\n{_log_tail(log)}"
+            )
         try:
-            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+            answer = httpx.get(f"{url}/readyz", timeout=2.0)
+            if answer.status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
+            last = f"/readyz {answer.status_code}: {answer.text[:300]}"
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
         time.sleep(0.2)
-    raise TimeoutError("server did not become ready")
+    raise TimeoutError(
+        f"server did not become ready in {STARTUP_TIMEOUT_S:.0f} s ({last}); "
+        f"log tail:\n{_log_tail(log)}"
+    )
 
 
 @contextmanager
@@ -75,23 +90,26 @@ def live_server(data_dir: Path, *args: str, **env: str) -> Iterator[LiveServer]:
     """``supportflow serve`` on a free port (extra CLI ``args``, e.g. ``--workers 2``)."""
     port = free_port()
     full_env = clean_env(data_dir, **env)
-    log = (data_dir / "server.log").open("wb")
+    log_path = data_dir / "server.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [cli_path(), "serve", "--port", str(port), *args],
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        # Its own process group: a stop that must force also reaches ``--workers`` children.
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process)
+        _wait_healthy(url, process, log_path)
         yield LiveServer(url, process, full_env)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
 
