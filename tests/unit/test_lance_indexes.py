@@ -50,6 +50,40 @@ def test_per_document_writes_are_compacted(tmp_path: Path) -> None:
     assert store.existing_ids("demo", "d3") == {"c3"}
 
 
+def test_documents_added_later_are_merged_into_one_tail_fragment(tmp_path: Path) -> None:
+    store = LanceStore(tmp_path, DIM)
+    store.add_chunks(_chunks(40), _vectors(40, seed=0))
+    store.finalize()
+    start = 40
+    for batch in range(4):  # later ingest jobs: a few documents each, a fragment per document
+        for _ in range(3):
+            store.add_chunks(_chunks(1, start=start), _vectors(1, seed=start))
+            start += 1
+        assert _fragments(store) >= 4
+        store.finalize()
+        assert _fragments(store) <= 2, f"after ingest job {batch}"
+    assert store.count("demo") == start
+    assert store.existing_ids("demo", f"d{start - 1}") == {f"c{start - 1}"}
+    hits = store.search("demo", "policy number 51", _vectors(1, seed=51)[0], k=1)
+    assert [h.chunk.id for h in hits] == ["c51"]
+
+
+@pytest.mark.parametrize(
+    ("fragments", "rows", "largest", "compact"),
+    [
+        (32, 320_000, 10_000, True),  # fragmented: always
+        (2, 1_010, 1_000, False),  # compacted table and its merged tail
+        (3, 1_012, 1_000, True),  # a new append to that: cheap to merge
+        (25, 1_002, 900, True),  # a second tenant's 24 documents
+        (10, 100_000, 10_000, False),  # a bulk load in 10k batches: a rewrite, left alone
+        (3, 100_500, 100_000, True),
+    ],
+)
+def test_when_to_compact(fragments: int, rows: int, largest: int, compact: bool) -> None:
+    stats = {"num_fragments": fragments, "lengths": {"max": largest}}
+    assert lance.should_compact(stats, rows) is compact
+
+
 def test_vector_index_is_built_and_search_still_filters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
