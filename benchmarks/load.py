@@ -56,7 +56,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.auth import mint_end_user_token
-from tests.integration.live_server import free_port, live_server
+from tests.integration.live_server import free_port, live_server, log_tail
 
 EXPECTED_RPS = 0.5
 """1x load: peak new customer messages per second for a store with ~2,000 conversations/day."""
@@ -665,11 +665,7 @@ def run(cfg: LoadConfig) -> dict[str, Any]:
 
 
 def _log_tail(servers: Sequence[Server], lines: int = 20) -> list[str]:
-    tail: list[str] = []
-    for server in servers:
-        if server.log.is_file():
-            tail += server.log.read_text(errors="replace").splitlines()[-lines:]
-    return tail
+    return [line for server in servers for line in log_tail(server.log, lines)]
 
 
 def _ms(value: float | None) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from benchmarks.load import NO_LIMIT
-from tests.integration.live_server import free_port, live_server
+from tests.integration.live_server import free_port, live_server, log_tail
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -54,9 +54,7 @@ class Server:
 
     def log_tail(self, lines: int = 30) -> list[str]:
         """The end of the server's log (reported with a target that saw errors)."""
-        if self.log is None or not self.log.is_file():
-            return []
-        return self.log.read_text(errors="replace").splitlines()[-lines:]
+        return [] if self.log is None else log_tail(self.log, lines)
 
 
 def peer_env(llm_url: str) -> dict[str, str]:

@@ -55,11 +55,15 @@ class LiveServer:
         return out.stdout.strip()
 
 
-def _log_tail(log: Path, lines: int = 20) -> str:
-    """The end of the server's log, so a failed start says why."""
+def log_tail(log: Path, lines: int = 20) -> list[str]:
+    """The last lines of a server's log (none if it has not been written), so a failure says why."""
     if not log.is_file():
-        return ""
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        return []
+    return log.read_text(errors="replace").splitlines()[-lines:]
+
+
+def _joined_tail(log: Path) -> str:
+    return "\n".join(log_tail(log))
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -69,7 +73,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(
-                f"server exited with {process.returncode}; log tail:\n{_log_tail(log)}"
+                f"server exited with {process.returncode}; log tail:\n{_joined_tail(log)}"
             )
         try:
             answer = httpx.get(f"{url}/readyz", timeout=2.0)
@@ -81,7 +85,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         time.sleep(0.2)
     raise TimeoutError(
         f"server did not become ready in {STARTUP_TIMEOUT_S:.0f} s ({last}); "
-        f"log tail:\n{_log_tail(log)}"
+        f"log tail:\n{_joined_tail(log)}"
     )
 
 
