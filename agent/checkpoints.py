@@ -99,12 +99,15 @@ async def take_setup_lock(
     waits for the lock holder, which waits for the index: a deadlock Postgres cannot see,
     because one edge of it is the holder's own pool. Between tries a waiter holds nothing.
     """
+    from psycopg.rows import tuple_row
+
     deadline = time.monotonic() + timeout_s
     pause, longest = _SETUP_LOCK_POLL_S
     while True:
-        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK_KEY,))
-        row = await cursor.fetchone()
-        if row is not None and _taken(row):
+        async with conn.cursor(row_factory=tuple_row) as cursor:
+            await cursor.execute("SELECT pg_try_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+            row = await cursor.fetchone()
+        if row is not None and row[0]:
             return
         if time.monotonic() + pause > deadline:
             raise CheckpointSetupLockTimeout(
@@ -113,8 +116,3 @@ async def take_setup_lock(
             )
         await asyncio.sleep(pause)
         pause = min(pause * 2, longest)
-
-
-def _taken(row: Any) -> bool:
-    """The try-lock's answer from a dict row (the pool's) or a tuple row."""
-    return bool(row["taken"] if isinstance(row, dict) else row[0])
